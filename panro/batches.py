@@ -1,0 +1,79 @@
+"""Raw and published batches on disk: their schema (source columns + lineage) and atomic writes.
+
+raw/<partner>/<feed>/<file_name>@<checksum12>.parquet   one file per delivered file version
+published/<partner>/<feed>/<file_name>.parquet          the current audited version of that file
+published/<partner>/<feed>/_schema.parquet              zero rows; keeps an empty feed readable
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from panro.contracts import FeedContract
+from panro.settings import DataDirs
+
+ARROW_TYPES: dict[str, pa.DataType] = {
+    "string": pa.string(),
+    "json": pa.string(),
+    "int": pa.int64(),
+    "double": pa.float64(),
+    "date": pa.date32(),
+}
+
+# Lineage carried by every raw and published row.
+LINEAGE = pa.schema([
+    ("_batch_id", pa.string()),
+    ("_partner", pa.string()),
+    ("_feed", pa.string()),
+    ("_business_date", pa.date32()),
+    ("_source_file", pa.string()),
+    ("_file_checksum", pa.string()),
+    ("_row_number", pa.int64()),       # 1-based: data row of a CSV/Excel sheet, line of JSON Lines, record index
+    ("_loaded_at", pa.timestamp("us", tz="UTC")),
+])
+SCHEMA_FILE = "_schema.parquet"
+
+
+def raw_schema(contract: FeedContract) -> pa.Schema:
+    """The columns of a raw batch: the partner's own columns in contract order, then lineage."""
+    fields = [pa.field(c.name, ARROW_TYPES[c.type]) for c in contract.columns]
+    return pa.schema(fields + list(LINEAGE))
+
+
+def raw_path(dirs: DataDirs, contract: FeedContract, file_name: str, checksum: str) -> Path:
+    return dirs.raw / contract.partner / contract.feed / f"{file_name}@{checksum[:12]}.parquet"
+
+
+def published_dir(dirs: DataDirs, contract: FeedContract) -> Path:
+    return dirs.published / contract.partner / contract.feed
+
+
+def published_path(dirs: DataDirs, contract: FeedContract, file_name: str) -> Path:
+    return published_dir(dirs, contract) / f"{file_name}.parquet"
+
+
+def write_parquet_atomic(table: pa.Table, path: Path) -> None:
+    """Write next to the target, fsync, then rename: a reader sees the old file or the new, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        pq.write_table(table, tmp, compression="zstd")
+        with tmp.open("rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def ensure_published_schemas(dirs: DataDirs, contracts: tuple[FeedContract, ...]) -> None:
+    """Give every contracted feed a zero-row schema file, so dbt can read a feed nobody delivered yet."""
+    for contract in contracts:
+        path = published_dir(dirs, contract) / SCHEMA_FILE
+        schema = raw_schema(contract)
+        if not path.exists() or pq.read_schema(path) != schema:
+            write_parquet_atomic(schema.empty_table(), path)

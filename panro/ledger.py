@@ -1,0 +1,178 @@
+"""The ingest ledger: every delivered file version (batch) and what became of it.
+
+A batch is one version of one delivered file: (partner, feed, file name, content checksum).
+Its status moves  extracted → published | quarantined,  or is `failed` when the file could not
+be decoded. When a newer version of the same file is published, the older published version
+becomes `superseded`. The ledger lives in the pipeline's state folder, never in the warehouse.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+STATUSES = ("failed", "extracted", "published", "quarantined", "superseded")
+
+_SCHEMA = """
+create table if not exists batches (
+    batch_id        varchar primary key,   -- partner/feed/file_name@checksum[:12]
+    partner         varchar not null,
+    feed            varchar not null,
+    file_name       varchar not null,
+    source_uri      varchar not null,
+    checksum        varchar not null,      -- sha256 of the file's bytes
+    size_bytes      bigint not null,
+    source_mtime    double,                -- the file's modification time when seen (a cheap change check)
+    business_date   date,
+    seen_at         timestamptz not null,
+    status          varchar not null,
+    reason          varchar,               -- failed / quarantined: what, where, what was expected
+    rows_delivered  bigint,
+    rows_published  bigint,
+    rows_rejected   bigint,
+    raw_path        varchar,
+    decided_at      timestamptz,
+    decided_by      varchar                -- 'gate', or who released it
+);
+create table if not exists runs (
+    run_id       varchar primary key,
+    kind         varchar not null,
+    started_at   timestamptz not null,
+    finished_at  timestamptz,
+    outcome      varchar,
+    detail       varchar
+);
+"""
+
+
+@dataclass(frozen=True)
+class Batch:
+    batch_id: str
+    partner: str
+    feed: str
+    file_name: str
+    source_uri: str
+    checksum: str
+    size_bytes: int
+    source_mtime: float | None
+    business_date: dt.date | None
+    seen_at: dt.datetime
+    status: str
+    reason: str | None
+    rows_delivered: int | None
+    rows_published: int | None
+    rows_rejected: int | None
+    raw_path: str | None
+    decided_at: dt.datetime | None
+    decided_by: str | None
+
+    @property
+    def feed_name(self) -> str:
+        return f"{self.partner}/{self.feed}"
+
+
+_COLUMNS = ", ".join(Batch.__dataclass_fields__)
+
+
+def batch_id(partner: str, feed: str, file_name: str, checksum: str) -> str:
+    return f"{partner}/{feed}/{file_name}@{checksum[:12]}"
+
+
+def now_utc() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Ledger:
+    """A small thread-safe store of batches and runs, in its own DuckDB file."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._con = duckdb.connect(str(path))
+        self._con.execute("set TimeZone = 'UTC'")
+        self._con.execute(_SCHEMA)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._lock:
+            self._con.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with self._lock:
+            yield self._con
+
+    # -- batches ---------------------------------------------------------------------------------
+
+    def get(self, batch_id: str) -> Batch | None:
+        with self._cursor() as con:
+            row = con.execute(f"select {_COLUMNS} from batches where batch_id = ?", [batch_id]).fetchone()
+        return Batch(*row) if row else None
+
+    def add(self, batch: Batch) -> None:
+        """Record a newly seen file version (fails if the version is already known)."""
+        placeholders = ", ".join("?" for _ in Batch.__dataclass_fields__)
+        with self._cursor() as con:
+            con.execute(f"insert into batches ({_COLUMNS}) values ({placeholders})",
+                        [getattr(batch, f) for f in Batch.__dataclass_fields__])
+
+    def update(self, batch_id: str, **fields: object) -> None:
+        unknown = set(fields) - set(Batch.__dataclass_fields__)
+        if unknown:
+            raise KeyError(f"unknown batch fields {sorted(unknown)}")
+        if "status" in fields and fields["status"] not in STATUSES:
+            raise ValueError(f"unknown status {fields['status']!r}")
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        with self._cursor() as con:
+            con.execute(f"update batches set {sets} where batch_id = ?", [*fields.values(), batch_id])
+
+    def batches(self, *, status: str | None = None, partner: str | None = None, feed: str | None = None,
+                file_name: str | None = None) -> list[Batch]:
+        where, args = [], []
+        for col, val in (("status", status), ("partner", partner), ("feed", feed), ("file_name", file_name)):
+            if val is not None:
+                where.append(f"{col} = ?")
+                args.append(val)
+        sql = f"select {_COLUMNS} from batches"
+        if where:
+            sql += " where " + " and ".join(where)
+        sql += " order by partner, feed, business_date, file_name, seen_at"
+        with self._cursor() as con:
+            return [Batch(*r) for r in con.execute(sql, args).fetchall()]
+
+    def versions(self, partner: str, feed: str, file_name: str) -> list[Batch]:
+        """Every version seen of one delivered file, oldest first."""
+        return self.batches(partner=partner, feed=feed, file_name=file_name)
+
+    def published_version(self, partner: str, feed: str, file_name: str) -> Batch | None:
+        live = [b for b in self.versions(partner, feed, file_name) if b.status == "published"]
+        return live[-1] if live else None
+
+    # -- runs ------------------------------------------------------------------------------------
+
+    def start_run(self, run_id: str, kind: str) -> None:
+        with self._cursor() as con:
+            con.execute("insert or replace into runs (run_id, kind, started_at) values (?, ?, ?)",
+                        [run_id, kind, now_utc()])
+
+    def finish_run(self, run_id: str, outcome: str, detail: str = "") -> None:
+        with self._cursor() as con:
+            con.execute("update runs set finished_at = ?, outcome = ?, detail = ? where run_id = ?",
+                        [now_utc(), outcome, detail, run_id])
+
+    def last_finished_run(self) -> dt.datetime | None:
+        with self._cursor() as con:
+            row = con.execute("select max(finished_at) from runs where outcome is not null").fetchone()
+        return row[0] if row else None

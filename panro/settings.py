@@ -1,0 +1,73 @@
+"""Where things live: the repository's configuration folders and the data directory's zones."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CONTRACTS_DIR = REPO_ROOT / "contracts"
+EXPECTATIONS_DIR = REPO_ROOT / "expectations"
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
+
+KST_TZ = "Asia/Seoul"
+
+
+@dataclass(frozen=True)
+class DataDirs:
+    """The zones under one data directory (operations.md), plus the pipeline's private state."""
+
+    root: Path
+    landing_url: str
+
+    @classmethod
+    def from_env(cls, data_dir: str | os.PathLike[str] | None = None, landing: str | None = None) -> DataDirs:
+        root = Path(data_dir or os.environ.get("PANRO_DATA_DIR") or "data").resolve()
+        landing_url = landing or os.environ.get("PANRO_LANDING") or str(root / "landing")
+        return cls(root=root, landing_url=landing_url)
+
+    @property
+    def raw(self) -> Path:
+        """One typed Parquet batch per delivered file version."""
+        return self.root / "raw"
+
+    @property
+    def published(self) -> Path:
+        """The current audited version of every delivered file: what dbt reads."""
+        return self.root / "published"
+
+    @property
+    def quarantine(self) -> Path:
+        return self.root / "quarantine"
+
+    @property
+    def state(self) -> Path:
+        """Run state (ledger) — apart from the warehouse so analysts' locks never touch it."""
+        return self.root / "state"
+
+    @property
+    def ledger_path(self) -> Path:
+        return self.state / "ledger.duckdb"
+
+    @property
+    def work(self) -> Path:
+        """The pipeline's private dbt warehouse; nobody else opens it."""
+        return self.root / "work"
+
+    @property
+    def work_warehouse(self) -> Path:
+        return self.work / "panro_work.duckdb"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.root / "warehouse" / "panro.duckdb"
+
+    @property
+    def marts(self) -> Path:
+        return self.root / "marts"
+
+    @property
+    def reports(self) -> Path:
+        return self.root / "reports"
