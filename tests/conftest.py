@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,8 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+os.environ["PREFECT_HOME"] = os.environ.get("PANRO_TEST_PREFECT_HOME") or tempfile.mkdtemp(prefix="panro-prefect-")
+os.environ.pop("PREFECT_API_URL", None)
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""Prefect flows: the pipeline's table of contents (see pipeline.py)."""

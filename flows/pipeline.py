@@ -1,0 +1,198 @@
+"""The nightly pipeline, as Prefect flows.
+
+    discover → extract → audit (gate) → transform (dbt build) → publish → report
+
+`nightly(run_date)` processes business date D (default: yesterday in KST) plus every late or
+corrected file found since the last run; `backfill(start, end)` does the same for a range as one
+run: one extraction over all files, one gate pass, one dbt build, one publication.
+A partner's bad file or quarantined batch never stops the others; a failed dbt build publishes
+nothing, and analysts keep the previous publication.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.context import get_run_context
+
+from panro import notify, report
+from panro.extract import extract
+from panro.gate import audit
+from panro.ledger import Ledger
+from panro.outcome import RunOutcome, batches_touched_since
+from panro.publish import publish
+from panro.runlock import run_lock
+from panro.settings import DataDirs
+from panro.transform import run_dbt
+
+KST = dt.timezone(dt.timedelta(hours=9), "KST")
+T = TypeVar("T")
+
+
+class TransformFailed(RuntimeError):
+    """dbt build (models or tests) failed: nothing is published."""
+
+
+def _transient_io(_task: Any, _run: Any, state: Any) -> bool:
+    """Retry only I/O that may succeed on a second try (network, remote storage), never data errors."""
+    try:
+        state.result()
+    except (TimeoutError, ConnectionError, BlockingIOError, InterruptedError):
+        return True
+    except OSError as e:
+        return not isinstance(e, (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError))
+    except BaseException:
+        return False
+    return False
+
+
+def _timed(timings: dict[str, float], name: str, fn: Callable[[], T]) -> T:
+    t0 = time.perf_counter()
+    try:
+        return fn()
+    finally:
+        timings[name] = round(time.perf_counter() - t0, 2)
+
+
+# -- the stages ----------------------------------------------------------------------------------
+
+@task(name="extract", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[10, 60],
+      retry_condition_fn=_transient_io, timeout_seconds=1800)
+def extract_feeds(dirs: DataDirs, dates: list[dt.date], ledger: Ledger) -> Any:
+    """Decode every selected landing file into a raw batch (bad files are recorded, not raised)."""
+    log = get_run_logger()
+    result = extract(dirs, dates, ledger=ledger)
+    for f in result.failed:
+        log.warning("extract failed: %s/%s %s — %s", f.partner, f.feed, f.file_name, f.reason)
+    log.info("extract: %s", result.summary())
+    return result
+
+
+@task(name="audit", cache_policy=NO_CACHE, timeout_seconds=1800)
+def audit_batches(dirs: DataDirs, ledger: Ledger, run_id: str) -> Any:
+    """Validate every extracted batch with its GX suite; publish, reject rows, or quarantine."""
+    log = get_run_logger()
+    result = audit(dirs, ledger, run_id=run_id)
+    for b in result.quarantined:
+        log.warning("quarantined: %s/%s %s — %s", b.partner, b.feed, b.file_name, b.reason)
+    log.info("gate: %s", result.summary())
+    return result
+
+
+@task(name="transform", cache_policy=NO_CACHE, timeout_seconds=3600)
+def build_marts(dirs: DataDirs) -> Any:
+    """dbt build (models and tests) into the private work warehouse, in-process."""
+    log = get_run_logger()
+    result = run_dbt(dirs, "build")
+    if not result.success:
+        raise TransformFailed("dbt build failed: " + "; ".join(result.failures[:10]))
+    log.info("dbt build passed in %.1f s", result.elapsed)
+    return result
+
+
+@task(name="publish", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30],
+      retry_condition_fn=_transient_io, timeout_seconds=900)
+def publish_marts(dirs: DataDirs, run_id: str) -> Any:
+    """Swap the new marts in for analysts: warehouse file and Parquet folder, atomically."""
+    publication = publish(dirs, run_id)
+    get_run_logger().info("published %d tables to %s", len(publication.tables), publication.warehouse)
+    return publication
+
+
+@task(name="report", cache_policy=NO_CACHE, timeout_seconds=600)
+def report_run(dirs: DataDirs, outcome: RunOutcome) -> None:
+    """Prefect artifacts (batches table, KPI summary) and the HTML report under reports/."""
+    report.write(dirs, outcome)
+
+
+# -- the flows -----------------------------------------------------------------------------------
+
+def yesterday_kst() -> dt.date:
+    return dt.datetime.now(KST).date() - dt.timedelta(days=1)
+
+
+def _run_id() -> str:
+    ctx = get_run_context()
+    flow_run = getattr(ctx, "flow_run", None)
+    return str(flow_run.id) if flow_run else uuid.uuid4().hex
+
+
+def run_pipeline(dirs: DataDirs, dates: list[dt.date], kind: str) -> RunOutcome:
+    log = get_run_logger()
+    run_id = _run_id()
+    outcome = RunOutcome(run_id, kind, (min(dates), max(dates)), dt.datetime.now(dt.UTC))
+    log.info("%s run %s for %s … %s on %s", kind, run_id, min(dates), max(dates), dirs.root)
+    try:
+        with run_lock(dirs), Ledger(dirs.ledger_path) as ledger:
+            ledger.start_run(run_id, kind)
+            try:
+                _timed(outcome.timings, "extract", lambda: extract_feeds(dirs, dates, ledger))
+                _timed(outcome.timings, "audit", lambda: audit_batches(dirs, ledger, run_id))
+                _timed(outcome.timings, "transform", lambda: build_marts(dirs))
+                _timed(outcome.timings, "publish", lambda: publish_marts(dirs, run_id))
+                outcome.published = True
+            except Exception as e:
+                outcome.error = f"{type(e).__name__}: {e}"
+                raise
+            finally:
+                outcome.batches = batches_touched_since(ledger, outcome.started_at)
+                ledger.finish_run(run_id, "failed" if outcome.error else f"exit {outcome.exit_code}",
+                                  outcome.error or "")
+    finally:
+        _announce(dirs, outcome)
+    return outcome
+
+
+def _announce(dirs: DataDirs, outcome: RunOutcome) -> None:
+    """Report and notify whatever happened; never let reporting turn a good run into a failed one."""
+    log = get_run_logger()
+    try:
+        outcome.kpis = report.read_kpis(dirs) if outcome.published else []
+        _timed(outcome.timings, "report", lambda: report_run(dirs, outcome))
+    except Exception as e:  # the run's data is published; a broken report is logged, not fatal
+        log.error("could not write the run report: %s: %s", type(e).__name__, e)
+    for b in outcome.held_back:
+        print(f"held back: {b.partner}/{b.feed} {b.file_name} ({b.status}) — {b.reason}", file=sys.stderr)
+    if outcome.exit_code != 0:
+        event = "run_failed" if outcome.exit_code == 1 else "batches_held_back"
+        notify.notify(event, {
+            "run_id": outcome.run_id, "kind": outcome.kind, "error": outcome.error,
+            "dates": [str(d) for d in outcome.dates],
+            "held_back": [{"partner": b.partner, "feed": b.feed, "file": b.file_name,
+                           "status": b.status, "reason": b.reason} for b in outcome.held_back],
+        })
+
+
+def _dirs(data_dir: str | None, landing: str | None) -> DataDirs:
+    return DataDirs.from_env(data_dir, landing)
+
+
+@flow(name="panro-nightly", log_prints=True)
+def nightly(run_date: str | None = None, data_dir: str | None = None, landing: str | None = None) -> dict:
+    """The nightly job for business date `run_date` (default: yesterday in KST), plus late files."""
+    day = dt.date.fromisoformat(run_date) if run_date else yesterday_kst()
+    outcome = run_pipeline(_dirs(data_dir, landing), [day], "nightly")
+    return outcome.as_dict()
+
+
+@flow(name="panro-backfill", log_prints=True)
+def backfill(start: str, end: str, data_dir: str | None = None, landing: str | None = None) -> dict:
+    """The same as nightly for every business date from `start` to `end`, as one run."""
+    first, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+    if last < first:
+        raise ValueError(f"backfill end {last} is before its start {first}")
+    dates = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+    outcome = run_pipeline(_dirs(data_dir, landing), dates, "backfill")
+    return outcome.as_dict()
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m flows.pipeline [DATE]`
+    nightly(sys.argv[1] if len(sys.argv) > 1 else None, os.environ.get("PANRO_DATA_DIR"))

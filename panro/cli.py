@@ -1,0 +1,159 @@
+"""The `panro` command line (operations.md)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from panro.settings import DataDirs
+
+EXIT_OK, EXIT_FAILED, EXIT_HELD_BACK = 0, 1, 2
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", default=None, help="data directory (default: $PANRO_DATA_DIR or ./data)")
+    common.add_argument("--landing", default=None,
+                        help="landing root, a folder or any fsspec URL (default: $PANRO_LANDING or DATA_DIR/landing)")
+
+    p = argparse.ArgumentParser(prog="panro", description="판로 — the sales-channel programme pipeline",
+                                parents=[common])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("generate", parents=[common], help="write realistic partner feeds (feeds.md)")
+    g.add_argument("--out", type=Path, default=None, help="landing folder to write (default: the landing)")
+    g.add_argument("--start", type=_date, default=dt.date(2023, 1, 1))
+    g.add_argument("--end", type=_date, default=dt.date(2023, 12, 31))
+    g.add_argument("--scale", type=float, default=1.0)
+    g.add_argument("--seed", type=int, default=2023)
+
+    r = sub.add_parser("run", parents=[common], help="the nightly job for one business date")
+    r.add_argument("--date", type=_date, default=None, help="business date (default: yesterday in KST)")
+
+    b = sub.add_parser("backfill", parents=[common], help="the nightly job for a range, as one run")
+    b.add_argument("--start", type=_date, required=True)
+    b.add_argument("--end", type=_date, required=True)
+
+    q = sub.add_parser("quarantine", parents=[common], help="batches the gate held back")
+    qs = q.add_subparsers(dest="action", required=True)
+    qs.add_parser("list", parents=[common], help="what is held back, and why")
+    qshow = qs.add_parser("show", parents=[common], help="one held batch in detail")
+    qshow.add_argument("id")
+    qrel = qs.add_parser("release", parents=[common], help="put a held batch through again")
+    qrel.add_argument("id")
+    qrel.add_argument("--accept", action="store_true",
+                      help="publish it as it is (needs --reason), instead of re-auditing it")
+    qrel.add_argument("--reason", default="", help="why it is released (recorded)")
+    qrel.add_argument("--by", default=os.environ.get("USER", "unknown"), help="who releases it (recorded)")
+
+    d = sub.add_parser("demo", parents=[common],
+                       help="generate 2023, backfill it, print the KPIs beside the article, write the report")
+    d.add_argument("--seed", type=int, default=2023)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    dirs = DataDirs.from_env(args.data_dir, args.landing)
+    try:
+        return _COMMANDS[args.command](args, dirs)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _generate(args: argparse.Namespace, dirs: DataDirs) -> int:
+    from panro.generate import generate
+
+    out = args.out or Path(dirs.landing_url)
+    summary = generate(out, start=args.start, end=args.end, scale=args.scale, seed=args.seed)
+    print(summary.describe() if hasattr(summary, "describe") else summary)
+    return EXIT_OK
+
+
+def _run_flow(fn_name: str, **params: object) -> int:
+    from panro.runlock import RunInProgress
+
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    from flows import pipeline
+
+    flow = getattr(pipeline, fn_name)
+    try:
+        result = flow(**params)
+    except RunInProgress as e:
+        print(f"panro: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as e:
+        print(f"panro: the run failed and published nothing new: {type(e).__name__}: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    totals = result["totals"]
+    print(f"{result['kind']} {result['dates'][0]} … {result['dates'][1]}: {totals['batches']} batches, "
+          f"{totals['rows_delivered']:,} rows delivered, {totals['rows_published']:,} published, "
+          f"{totals['rows_rejected']:,} rejected, {totals['rows_quarantined']:,} quarantined "
+          f"→ exit {result['exit_code']}")
+    return int(result["exit_code"])
+
+
+def _run(args: argparse.Namespace, dirs: DataDirs) -> int:
+    return _run_flow("nightly", run_date=args.date.isoformat() if args.date else None,
+                     data_dir=str(dirs.root), landing=dirs.landing_url)
+
+
+def _backfill(args: argparse.Namespace, dirs: DataDirs) -> int:
+    return _run_flow("backfill", start=args.start.isoformat(), end=args.end.isoformat(),
+                     data_dir=str(dirs.root), landing=dirs.landing_url)
+
+
+def _quarantine(args: argparse.Namespace, dirs: DataDirs) -> int:
+    from panro import quarantine
+
+    if args.action == "list":
+        return quarantine.cli_list(dirs)
+    if args.action == "show":
+        return quarantine.cli_show(dirs, args.id)
+    if args.accept and not args.reason.strip():
+        print("panro: --accept needs --reason (it is recorded with who released it)", file=sys.stderr)
+        return EXIT_FAILED
+    return quarantine.cli_release(dirs, args.id, accept=args.accept, reason=args.reason, who=args.by)
+
+
+def _demo(args: argparse.Namespace, dirs: DataDirs) -> int:
+    from panro import article, report
+    from panro.generate import generate
+
+    landing = Path(dirs.landing_url)
+    if not any(landing.glob("*/*/*")):
+        print(f"generating the 2023 demo feeds into {landing} …")
+        generate(landing, seed=args.seed)
+    print("backfilling 2023-01-01 … 2023-12-31 …")
+    code = _run_flow("backfill", start="2023-01-01", end="2023-12-31", data_dir=str(dirs.root),
+                     landing=dirs.landing_url)
+    if code == EXIT_FAILED:
+        return code
+    print()
+    print(article.format_table(article.compare(report.kpi_lookup(report.read_kpis(dirs, 2023), 2023))))
+    print(f"\nwarehouse: {dirs.warehouse}\nreport:    {dirs.reports / 'latest.html'}")
+    return code
+
+
+_COMMANDS = {
+    "generate": _generate,
+    "run": _run,
+    "backfill": _backfill,
+    "quarantine": _quarantine,
+    "demo": _demo,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""What one run did, batch by batch, read back from the ledger — and the exit status it earns."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+
+from panro.ledger import Batch, Ledger
+
+EXIT_OK, EXIT_FAILED, EXIT_HELD_BACK = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class BatchLine:
+    partner: str
+    feed: str
+    file_name: str
+    business_date: dt.date | None
+    status: str           # published / quarantined / failed / extracted (not yet audited)
+    rows_delivered: int
+    rows_published: int
+    rows_rejected: int
+    rows_quarantined: int
+    reason: str
+
+    @classmethod
+    def from_batch(cls, b: Batch) -> BatchLine:
+        delivered = b.rows_delivered or 0
+        held = delivered if b.status == "quarantined" else 0
+        return cls(b.partner, b.feed, b.file_name, b.business_date, b.status, delivered,
+                   b.rows_published or 0, b.rows_rejected or 0, held, b.reason or "")
+
+
+@dataclass
+class RunOutcome:
+    run_id: str
+    kind: str
+    dates: tuple[dt.date, dt.date]
+    started_at: dt.datetime
+    batches: list[BatchLine] = field(default_factory=list)
+    published: bool = False
+    error: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    kpis: list[dict[str, object]] = field(default_factory=list)
+
+    @property
+    def held_back(self) -> list[BatchLine]:
+        return [b for b in self.batches if b.status in ("quarantined", "failed")]
+
+    @property
+    def exit_code(self) -> int:
+        if self.error or not self.published:
+            return EXIT_FAILED
+        return EXIT_HELD_BACK if self.held_back else EXIT_OK
+
+    def totals(self) -> dict[str, int]:
+        return {
+            "batches": len(self.batches),
+            "rows_delivered": sum(b.rows_delivered for b in self.batches),
+            "rows_published": sum(b.rows_published for b in self.batches),
+            "rows_rejected": sum(b.rows_rejected for b in self.batches),
+            "rows_quarantined": sum(b.rows_quarantined for b in self.batches),
+            "held_back": len(self.held_back),
+        }
+
+    def as_dict(self) -> dict[str, object]:
+        d = asdict(self)
+        d["exit_code"] = self.exit_code
+        d["totals"] = self.totals()
+        return d
+
+
+def batches_touched_since(ledger: Ledger, since: dt.datetime) -> list[BatchLine]:
+    """Batches first seen or decided during the run that started at `since`."""
+    lines = []
+    for b in ledger.batches():
+        touched = b.seen_at >= since or (b.decided_at is not None and b.decided_at >= since)
+        if touched and b.status != "superseded":
+            lines.append(BatchLine.from_batch(b))
+    return lines

@@ -1,0 +1,130 @@
+"""Publishing the marts to analysts: a new warehouse file and a new Parquet folder, swapped in atomically.
+
+Analysts open `warehouse/panro.duckdb` read-only and read `marts/<table>.parquet`. A run builds
+everything in its private work warehouse; only after dbt's tests pass does `publish` copy the
+`marts` schema into a fresh DuckDB file and rename it over the old one. A reader holding the old
+file keeps reading the old inode (and its lock is on that inode, so it blocks nothing); the next
+reader opens the new file. `marts` is a symlink to a versioned folder, swapped with one rename.
+Nothing is ever half-written where an analyst can see it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from panro.settings import DataDirs
+
+MARTS_SCHEMA = "marts"
+KEEP_MART_VERSIONS = 2
+
+
+class PublishError(RuntimeError):
+    """The work warehouse cannot be published (nothing was changed for analysts)."""
+
+
+@dataclass(frozen=True)
+class Publication:
+    run_id: str
+    published_at: dt.datetime
+    warehouse: Path
+    marts_dir: Path
+    tables: dict[str, int]  # table → rows
+
+
+def _mart_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    rows = con.execute(
+        "select table_name from information_schema.tables "
+        "where table_catalog = 'work' and table_schema = ? and table_type = 'BASE TABLE' order by 1",
+        [MARTS_SCHEMA],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def publish(dirs: DataDirs, run_id: str) -> Publication:
+    """Copy the work warehouse's marts to the analysts' warehouse and Parquet folder, atomically."""
+    if not dirs.work_warehouse.exists():
+        raise PublishError(f"no work warehouse at {dirs.work_warehouse}: run dbt first")
+    published_at = dt.datetime.now(dt.UTC)
+    dirs.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    tmp_db = dirs.warehouse.with_name(f".{dirs.warehouse.name}.{uuid.uuid4().hex}.tmp")
+    versions = dirs.root / "marts_versions"
+    version_dir = versions / f"{published_at:%Y%m%dT%H%M%S}_{run_id[:8]}_{uuid.uuid4().hex[:6]}"
+    version_dir.mkdir(parents=True)
+    tables: dict[str, int] = {}
+    try:
+        con = duckdb.connect(str(tmp_db))
+        try:
+            con.execute("set TimeZone = 'UTC'")
+            con.execute(f"attach '{dirs.work_warehouse}' as work (read_only)")
+            names = _mart_tables(con)
+            if not names:
+                raise PublishError(f"the work warehouse has no tables in schema {MARTS_SCHEMA!r}")
+            con.execute(f"create schema {MARTS_SCHEMA}")
+            for name in names:
+                con.execute(f'create table {MARTS_SCHEMA}."{name}" as select * from work.{MARTS_SCHEMA}."{name}"')
+                tables[name] = con.execute(f'select count(*) from {MARTS_SCHEMA}."{name}"').fetchone()[0]
+                target = version_dir / f"{name}.parquet"
+                con.execute(f"copy {MARTS_SCHEMA}.\"{name}\" to '{target}' (format parquet, compression zstd)")
+            con.execute(
+                f"create table {MARTS_SCHEMA}._publication as select ?::varchar as run_id, "
+                "?::timestamptz as published_at", [run_id, published_at])
+            con.execute("detach work")
+            con.execute("checkpoint")
+        finally:
+            con.close()
+        with tmp_db.open("rb") as f:
+            os.fsync(f.fileno())
+        # The swap: one rename for the warehouse, one for the Parquet folder's link.
+        os.replace(tmp_db, dirs.warehouse)
+        _swap_link(dirs.marts, version_dir)
+        _fsync_dir(dirs.warehouse.parent)
+    except BaseException:
+        tmp_db.unlink(missing_ok=True)
+        Path(f"{tmp_db}.wal").unlink(missing_ok=True)
+        if not (dirs.marts.is_symlink() and dirs.marts.resolve() == version_dir.resolve()):
+            shutil.rmtree(version_dir, ignore_errors=True)
+        raise
+    _prune_versions(versions, keep=version_dir)
+    return Publication(run_id, published_at, dirs.warehouse, dirs.marts, tables)
+
+
+def _swap_link(link: Path, target: Path) -> None:
+    if link.exists() and not link.is_symlink():
+        raise PublishError(f"{link} is a real folder, not the link this pipeline maintains; move it away")
+    tmp = link.with_name(f".{link.name}.{uuid.uuid4().hex}.lnk")
+    os.symlink(os.path.relpath(target, link.parent), tmp)
+    os.replace(tmp, link)
+
+
+def _prune_versions(versions: Path, keep: Path) -> None:
+    """Keep the live version and the one before it (a reader may still be on it)."""
+    old = sorted((p for p in versions.iterdir() if p.is_dir() and p != keep), key=lambda p: p.name)
+    for p in old[: max(0, len(old) - (KEEP_MART_VERSIONS - 1))]:
+        shutil.rmtree(p, ignore_errors=True)
+
+
+def last_publication(dirs: DataDirs) -> tuple[str, dt.datetime] | None:
+    """The run id and time of the current publication, or None before the first."""
+    if not dirs.warehouse.exists():
+        return None
+    con = duckdb.connect(str(dirs.warehouse), read_only=True)
+    try:
+        row = con.execute(f"select run_id, published_at from {MARTS_SCHEMA}._publication").fetchone()
+    finally:
+        con.close()
+    return (row[0], row[1]) if row else None

@@ -1,0 +1,77 @@
+"""Run plumbing: exit statuses, the one-run-at-a-time lock, and webhook notifications."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from panro.notify import notify
+from panro.outcome import BatchLine, RunOutcome
+from panro.runlock import RunInProgress, run_lock
+from panro.settings import DataDirs
+
+
+def line(status: str) -> BatchLine:
+    return BatchLine("kt", "kdeal_orders", "KDEAL_ORDER_20230501.csv", dt.date(2023, 5, 1), status,
+                     10, 10 if status == "published" else 0, 0, 10 if status == "quarantined" else 0, "")
+
+
+def outcome(*statuses: str, published: bool = True, error: str | None = None) -> RunOutcome:
+    o = RunOutcome("r", "nightly", (dt.date(2023, 5, 1),) * 2, dt.datetime.now(dt.UTC),
+                   [line(s) for s in statuses], published=published, error=error)
+    return o
+
+
+@pytest.mark.parametrize(("statuses", "published", "error", "code"), [
+    (("published", "published"), True, None, 0),
+    (("published", "quarantined"), True, None, 2),
+    (("published", "failed"), True, None, 2),
+    (("published",), False, "TransformFailed: dbt build failed", 1),
+    ((), True, None, 0),
+])
+def test_exit_status_follows_operations_md(statuses, published, error, code) -> None:
+    assert outcome(*statuses, published=published, error=error).exit_code == code
+
+
+def test_quarantined_rows_count_in_the_totals() -> None:
+    t = outcome("published", "quarantined").totals()
+    assert (t["rows_delivered"], t["rows_published"], t["rows_quarantined"]) == (20, 10, 10)
+
+
+def test_a_second_run_on_the_same_data_dir_is_refused(dirs: DataDirs) -> None:
+    with run_lock(dirs):
+        with pytest.raises(RunInProgress, match="another panro run"), run_lock(dirs):
+            pass
+    with run_lock(dirs):  # released once the first run ends
+        pass
+
+
+def test_notifications_post_json_to_the_configured_webhook() -> None:
+    received: list[dict] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.handle_request, daemon=True).start()
+    try:
+        ok = notify("batches_held_back", {"held_back": [{"partner": "kt"}]},
+                    url=f"http://127.0.0.1:{server.server_port}/hook")
+    finally:
+        server.server_close()
+    assert ok
+    assert received == [{"event": "batches_held_back", "held_back": [{"partner": "kt"}]}]
+
+
+def test_an_unreachable_webhook_does_not_raise() -> None:
+    assert notify("run_failed", {}, url="http://127.0.0.1:9/unreachable", timeout=1) is False
