@@ -1,0 +1,158 @@
+"""Discovery: list the landing zone through fsspec and tie each file to its feed contract.
+
+Files live at `<landing>/<partner>/<feed>/<file name>`. A file is *matched* when its folder has a
+contract and its name fits that contract's pattern; its business date comes from the name. A name
+that fits the pattern except for the date part (`talkchannel_2023-13-01.jsonl`) is matched with a
+date problem (it becomes a failed batch). Anything else is *unmatched*: reported, never extracted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import fsspec
+from fsspec import AbstractFileSystem
+
+from panro.contracts import FeedContract
+
+log = logging.getLogger("panro.extract")
+_EXAMPLE_DAY = dt.date(2023, 5, 1)
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    """One delivered file that belongs to a contracted feed."""
+
+    contract: FeedContract
+    path: str                       # path on the landing file system (no protocol)
+    uri: str                        # the same with its protocol, for the ledger
+    file_name: str
+    size: int
+    mtime: float | None             # seconds since the epoch, None when the file system has none
+    business_date: dt.date | None   # None when the name's date cannot be parsed
+    date_problem: str | None = None  # why the name's date cannot be parsed
+
+    @property
+    def partner(self) -> str:
+        return self.contract.partner
+
+    @property
+    def feed(self) -> str:
+        return self.contract.feed
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.contract.partner, self.contract.feed, self.file_name)
+
+
+@dataclass(frozen=True)
+class UnmatchedFile:
+    """A landing file that fits no contract: reported, never extracted."""
+
+    partner: str
+    feed: str
+    file_name: str
+    path: str
+    reason: str
+
+
+def open_landing(url: str) -> tuple[AbstractFileSystem, str]:
+    """The file system and root path of a landing URL (a local folder or any fsspec URL)."""
+    fs, root = fsspec.core.url_to_fs(url)
+    return fs, root.rstrip("/") or "/"
+
+
+def _mtime(fs: AbstractFileSystem, path: str, info: dict[str, Any]) -> float | None:
+    """Modification time in epoch seconds from whatever the file system reports."""
+    for key in ("mtime", "LastModified", "last_modified", "updated", "modified", "created", "mtime_ns"):
+        value = info.get(key)
+        if value is None:
+            continue
+        if key == "mtime_ns":
+            return float(value) / 1e9
+        if isinstance(value, int | float):
+            return float(value)
+        if isinstance(value, dt.datetime):
+            return value.timestamp()
+        if isinstance(value, str):
+            try:
+                return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+            except ValueError:
+                continue
+    try:
+        return fs.modified(path).timestamp()
+    except Exception:  # many file systems do not implement it; the checksum still decides
+        return None
+
+
+def _loose(pattern: str) -> re.Pattern[str]:
+    """The contract's file pattern with any text in place of the date: a name with a bad date."""
+    return re.compile(re.sub(r"\(\?P<date>[^)]*\)", "(?P<date>.+?)", pattern))
+
+
+def _classify(contract: FeedContract, file_name: str) -> tuple[bool, dt.date | None, str | None]:
+    """(matches the feed, business date, date problem)."""
+    m = re.fullmatch(contract.file_pattern, file_name) or _loose(contract.file_pattern).fullmatch(file_name)
+    if not m:
+        return False, None, None
+    stamp = m.group("date")
+    example = _EXAMPLE_DAY.strftime(contract.date_format)
+    try:
+        day = dt.datetime.strptime(stamp, contract.date_format).date()
+    except ValueError:
+        return True, None, (f"the date {stamp!r} in the file name cannot be parsed: expected "
+                            f"{contract.date_format} (e.g. {contract.file_name(_EXAMPLE_DAY)}, {example})")
+    if day.strftime(contract.date_format) != stamp:   # strptime accepts '2023051' for %Y%m%d
+        return True, None, (f"the date {stamp!r} in the file name is not in the form {contract.date_format} "
+                            f"(e.g. {contract.file_name(_EXAMPLE_DAY)})")
+    return True, day, None
+
+
+def discover(fs: AbstractFileSystem, root: str, contracts: Iterable[FeedContract]
+             ) -> tuple[list[LandingFile], list[UnmatchedFile]]:
+    """Every file under the landing root, matched to its contract or reported as unmatched."""
+    by_folder = {(c.partner, c.feed): c for c in contracts}
+    try:
+        listing = fs.find(root, detail=True, withdirs=False)
+    except FileNotFoundError:
+        listing = {}
+    if not listing and not fs.exists(root):
+        log.warning("the landing zone %s does not exist: no files to extract", root)
+        return [], []
+    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    prefix = "" if protocol in ("file", "local") else f"{protocol}://"
+    found: list[LandingFile] = []
+    unmatched: list[UnmatchedFile] = []
+    base = root.rstrip("/") + "/"
+    for path in sorted(listing):
+        info = listing[path]
+        if info.get("type", "file") != "file":
+            continue
+        rel = path[len(base):] if path.startswith(base) else path
+        parts = rel.split("/")
+        if len(parts) != 3:
+            unmatched.append(UnmatchedFile("", "", parts[-1], path,
+                                           f"{rel}: not in a <partner>/<feed>/ folder of the landing zone"))
+            continue
+        partner, feed, name = parts
+        contract = by_folder.get((partner, feed))
+        if contract is None:
+            unmatched.append(UnmatchedFile(partner, feed, name, path,
+                                           f"{partner}/{feed} {name}: no feed contract for folder {partner}/{feed}"))
+            continue
+        matches, day, problem = _classify(contract, name)
+        if not matches:
+            unmatched.append(UnmatchedFile(
+                partner, feed, name, path,
+                f"{partner}/{feed} {name}: the name fits no file pattern of this feed "
+                f"(expected {contract.file_pattern!r}, e.g. {contract.file_name(_EXAMPLE_DAY)})"))
+            continue
+        found.append(LandingFile(contract=contract, path=path, uri=prefix + path, file_name=name,
+                                 size=int(info.get("size") or 0), mtime=_mtime(fs, path, info),
+                                 business_date=day, date_problem=problem))
+    return found, unmatched

@@ -1,0 +1,22 @@
+"""The one exception a reader raises for a file that cannot be decoded per its contract."""
+
+from __future__ import annotations
+
+
+class BadFile(Exception):
+    """The file breaks its contract. `detail` says where (line/row/column) and what was expected.
+
+    A detail never quotes row contents of personal-data columns (대표자명, 연락처, …).
+    """
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+def show(value: object, pii: bool = False, limit: int = 40) -> str:
+    """A value as it may appear in a reason: personal data is never shown, long text is cut."""
+    if pii:
+        return "(personal data, not shown)"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,278 @@
+"""Extraction into the raw zone: landing file → raw batch (Parquet) + ledger entry.
+
+    discover (fsspec) → select (dates, late and corrected files) → cheap (size, mtime) check →
+    read + sha256 → decode per contract → raw/<partner>/<feed>/<file>@<sha12>.parquet → ledger
+
+One batch is one version of one delivered file (docs/architecture.md). The same bytes again do
+nothing; new bytes under the same name become a new batch, which the gate later publishes in place
+of the old one. A file that cannot be decoded is recorded as a `failed` batch with a reason and the
+run goes on. Landing files are only ever read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+from fsspec import AbstractFileSystem
+
+from panro.batches import raw_path, raw_schema, write_parquet_atomic
+from panro.contracts import FeedContract, load_contracts
+from panro.extract.checksum import same_stat, sha256_hex
+from panro.extract.discover import LandingFile, discover, open_landing
+from panro.extract.errors import BadFile
+from panro.extract.readers import Decoded, decode
+from panro.extract.report import ExtractReport, FileResult
+from panro.ledger import Batch, Ledger, batch_id, now_utc
+from panro.settings import DataDirs
+
+log = logging.getLogger("panro.extract")
+
+KST = dt.timezone(dt.timedelta(hours=9), "KST")
+FUTURE = "is after today"            # marks a failure that heals by itself once the date has come
+_FLUSH_EVERY = 200                    # ledger rows written per transaction
+
+
+def today_kst() -> dt.date:
+    return dt.datetime.now(KST).date()
+
+
+# -- lineage ---------------------------------------------------------------------------------------
+
+def with_lineage(contract: FeedContract, decoded: Decoded, *, batch: str, business_date: dt.date | None,
+                 file_name: str, checksum: str, loaded_at: dt.datetime) -> pa.Table:
+    """The raw batch: the partner's columns, then the lineage columns (panro.batches.LINEAGE)."""
+    n = decoded.table.num_rows
+
+    def const(value: Any, kind: pa.DataType) -> pa.Array:
+        return pa.repeat(pa.scalar(value, kind), n)
+
+    lineage = [
+        const(batch, pa.string()),
+        const(contract.partner, pa.string()),
+        const(contract.feed, pa.string()),
+        const(business_date, pa.date32()),
+        const(file_name, pa.string()),
+        const(checksum, pa.string()),
+        pa.array(decoded.row_numbers, type=pa.int64()),
+        const(loaded_at, pa.timestamp("us", tz="UTC")),
+    ]
+    columns = [decoded.table.column(i) for i in range(decoded.table.num_columns)]
+    return pa.Table.from_arrays([*columns, *lineage], schema=raw_schema(contract))
+
+
+# -- one file --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Task:
+    file: LandingFile
+    versions: tuple[Batch, ...]      # every version of this file the ledger knows, oldest first
+
+
+@dataclass
+class _Done:
+    result: FileResult
+    add: Batch | None = None                         # a new version for the ledger
+    update: tuple[str, dict[str, Any]] | None = None  # a known version to change
+
+
+@dataclass
+class _Context:
+    dirs: DataDirs
+    fs: AbstractFileSystem
+    today: dt.date
+    loaded_at: dt.datetime
+
+
+def _reason(f: LandingFile, detail: str) -> str:
+    return f"{f.partner}/{f.feed} {f.file_name}: {detail}"
+
+
+def _heals(version: Batch, today: dt.date) -> bool:
+    """A version that failed only for its future date, now that the date has come."""
+    return (version.status == "failed" and FUTURE in (version.reason or "")
+            and version.business_date is not None and version.business_date <= today)
+
+
+def _decode(ctx: _Context, f: LandingFile, data: bytes, checksum: str, bid: str
+            ) -> tuple[str, int | None, str | None, str | None]:
+    """(status, rows, reason, raw path) of one file version; writes its raw batch when it decodes."""
+    if f.date_problem:
+        return "failed", None, _reason(f, f.date_problem), None
+    assert f.business_date is not None
+    if f.business_date > ctx.today:
+        return "failed", None, _reason(
+            f, f"the business date {f.business_date} in the file name {FUTURE} ({ctx.today}, Asia/Seoul): "
+               "a file holds activity of a finished day; expected a date up to today"), None
+    try:
+        decoded = decode(f.contract, data)
+    except BadFile as e:
+        return "failed", None, _reason(f, e.detail), None
+    except Exception as e:  # a reader's library choked on the bytes: the file is bad, the run goes on
+        return "failed", None, _reason(f, f"cannot be decoded as {f.contract.format} ({type(e).__name__}); "
+                                          f"expected a {f.contract.format} file per the feed contract"), None
+    table = with_lineage(f.contract, decoded, batch=bid, business_date=f.business_date,
+                         file_name=f.file_name, checksum=checksum, loaded_at=ctx.loaded_at)
+    path = raw_path(ctx.dirs, f.contract, f.file_name, checksum)
+    write_parquet_atomic(table, path)
+    return "extracted", table.num_rows, None, str(path)
+
+
+def _process(ctx: _Context, task: _Task) -> _Done:
+    f = task.file
+    data = ctx.fs.cat_file(f.path)
+    checksum = sha256_hex(data)
+    bid = batch_id(f.partner, f.feed, f.file_name, checksum)
+    size = len(data)
+    latest = task.versions[-1] if task.versions else None
+    known = next((v for v in task.versions if v.checksum == checksum), None)
+    seen_at = now_utc()
+    base = dict(partner=f.partner, feed=f.feed, file_name=f.file_name, business_date=f.business_date,
+                batch_id=bid, checksum=checksum)
+
+    if known is not None and not _heals(known, ctx.today) and (known is latest or known.status == "failed"):
+        # the same content as before (touched, copied again): remember its new mtime, do nothing else
+        return _Done(FileResult(**base, outcome="unchanged", rows=known.rows_delivered,
+                                reason=known.reason if known.status == "failed" else None,
+                                raw_path=known.raw_path),
+                     update=(bid, {"source_mtime": f.mtime, "size_bytes": size}))
+
+    status, rows, reason, raw = _decode(ctx, f, data, checksum, bid)
+    result = FileResult(**base, outcome=status, rows=rows, reason=reason, raw_path=raw)
+    if known is not None:
+        # an older version delivered again (or a future-dated file whose day has come): it is
+        # the file's current content once more, so it goes through the gate again
+        return _Done(result, update=(bid, {
+            "status": status, "reason": reason, "rows_delivered": rows, "raw_path": raw, "seen_at": seen_at,
+            "source_mtime": f.mtime, "size_bytes": size, "source_uri": f.uri,
+            "rows_published": None, "rows_rejected": None, "decided_at": None, "decided_by": None}))
+    return _Done(result, add=Batch(
+        batch_id=bid, partner=f.partner, feed=f.feed, file_name=f.file_name, source_uri=f.uri,
+        checksum=checksum, size_bytes=size, source_mtime=f.mtime, business_date=f.business_date,
+        seen_at=seen_at, status=status, reason=reason, rows_delivered=rows, rows_published=None,
+        rows_rejected=None, raw_path=raw, decided_at=None, decided_by=None))
+
+
+# -- the run ---------------------------------------------------------------------------------------
+
+def _known_versions(ledger: Ledger) -> dict[tuple[str, str, str], list[Batch]]:
+    versions: dict[tuple[str, str, str], list[Batch]] = defaultdict(list)
+    for b in ledger.batches():
+        versions[(b.partner, b.feed, b.file_name)].append(b)
+    for vs in versions.values():
+        vs.sort(key=lambda b: b.seen_at)
+    return versions
+
+
+def _run(ctx: _Context, ledger: Ledger, tasks: list[_Task], workers: int) -> list[FileResult]:
+    """Process the tasks on a thread pool; write ledger entries in batches as results come in."""
+    results: list[FileResult] = []
+    adds: list[Batch] = []
+    updates: list[tuple[str, dict[str, Any]]] = []
+
+    def flush() -> None:
+        ledger.add_many(adds)
+        ledger.update_many(updates)
+        adds.clear()
+        updates.clear()
+
+    def record(done: _Done) -> None:
+        results.append(done.result)
+        if done.add is not None:
+            adds.append(done.add)
+        if done.update is not None:
+            updates.append(done.update)
+        if done.result.outcome == "failed":
+            log.warning("extract failed: %s", done.result.reason)
+        if len(adds) + len(updates) >= _FLUSH_EVERY:
+            flush()
+
+    # biggest files first: the pool stays busy to the end
+    pending = sorted(tasks, key=lambda t: -t.file.size)
+    try:
+        if workers <= 1 or len(pending) <= 1:
+            for task in pending:
+                record(_process(ctx, task))
+        else:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="extract") as pool:
+                queue = iter(pending)
+                running: set[Future[_Done]] = set()
+                for task in queue:  # keep a bounded number of files in flight (memory)
+                    running.add(pool.submit(_process, ctx, task))
+                    if len(running) >= workers * 2:
+                        break
+                while running:
+                    finished, running = wait(running, return_when=FIRST_COMPLETED)
+                    for fut in finished:
+                        record(fut.result())
+                        nxt = next(queue, None)
+                        if nxt is not None:
+                            running.add(pool.submit(_process, ctx, nxt))
+    finally:
+        flush()  # what was written to raw/ is in the ledger even when a later file errs
+    return results
+
+
+def extract(dirs: DataDirs, dates: Iterable[dt.date] | None = None, *, today: dt.date | None = None,
+            contracts: tuple[FeedContract, ...] | None = None, ledger: Ledger | None = None,
+            workers: int | None = None) -> ExtractReport:
+    """Extract the landing files of `dates`, plus every new or changed file dated up to max(dates).
+
+    dates=None takes every file. `today` (default: today in Asia/Seoul) bounds business dates: a file
+    dated later fails. Bad files are recorded as `failed` batches, never raised; I/O errors on the
+    landing or raw zone are raised (the run can be retried: extraction is idempotent). `ledger`: the
+    caller's open ledger (left open), else dirs.ledger_path is opened and closed. `workers`: threads
+    over files (default: the CPU count, at most 8).
+    """
+    started = time.perf_counter()
+    wanted = None if dates is None else set(dates)
+    if wanted is not None and not wanted:
+        raise ValueError("extract() got no dates; pass dates=None to take every file")
+    horizon = max(wanted) if wanted else None
+    contracts = contracts if contracts is not None else load_contracts()
+    fs, root = open_landing(dirs.landing_url)
+    ctx = _Context(dirs=dirs, fs=fs, today=today or today_kst(), loaded_at=now_utc())
+    own_ledger = ledger is None
+    ledger = ledger if ledger is not None else Ledger(dirs.ledger_path)
+    try:
+        found, unmatched = discover(fs, root, contracts)
+        report = ExtractReport()
+        for u in unmatched:
+            log.warning("landing file fits no contract: %s", u.reason)
+            report.files.append(FileResult(u.partner, u.feed, u.file_name, None, "unmatched", reason=u.reason))
+        known = _known_versions(ledger)
+        tasks: list[_Task] = []
+        for f in found:
+            day = f.business_date
+            if horizon is not None and day is not None and day > horizon:
+                report.deferred += 1
+                continue
+            versions = known.get(f.key, [])
+            latest = versions[-1] if versions else None
+            if latest is not None and same_stat(latest, f.size, f.mtime) and not _heals(latest, ctx.today):
+                if wanted is None or day in wanted:
+                    report.files.append(FileResult(
+                        f.partner, f.feed, f.file_name, day, "unchanged", latest.batch_id,
+                        latest.rows_delivered, latest.reason if latest.status == "failed" else None,
+                        latest.checksum, latest.raw_path))
+                continue
+            tasks.append(_Task(f, tuple(versions)))
+        report.files.extend(_run(ctx, ledger, tasks, workers or min(8, os.cpu_count() or 2)))
+    finally:
+        if own_ledger:
+            ledger.close()
+    order = {"unmatched": 0}
+    report.files.sort(key=lambda r: (order.get(r.outcome, 1), r.partner, r.feed,
+                                     r.business_date or dt.date.min, r.file_name))
+    report.seconds = time.perf_counter() - started
+    log.info("extract: %s", report.summary())
+    return report
+
