@@ -10,6 +10,8 @@ import pytest
 
 from panro.settings import DataDirs
 
+pytest_plugins = ["tests.support.demo", "tests.support.prefect_server"]
+
 # Tests never reach the network and never touch a developer's own Prefect or dbt state.
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
