@@ -130,24 +130,25 @@ def run_pipeline(dirs: DataDirs, dates: list[dt.date], kind: str) -> RunOutcome:
     run_id = _run_id()
     outcome = RunOutcome(run_id, kind, (min(dates), max(dates)), dt.datetime.now(dt.UTC))
     log.info("%s run %s for %s … %s on %s", kind, run_id, min(dates), max(dates), dirs.root)
-    try:
-        with run_lock(dirs), Ledger(dirs.ledger_path) as ledger:
-            ledger.start_run(run_id, kind)
-            try:
-                _timed(outcome.timings, "extract", lambda: extract_feeds(dirs, dates, ledger))
-                _timed(outcome.timings, "audit", lambda: audit_batches(dirs, ledger, run_id))
-                _timed(outcome.timings, "transform", lambda: build_marts(dirs))
-                _timed(outcome.timings, "publish", lambda: publish_marts(dirs, run_id))
-                outcome.published = True
-            except Exception as e:
-                outcome.error = f"{type(e).__name__}: {e}"
-                raise
-            finally:
-                outcome.batches = batches_touched_since(ledger, outcome.started_at)
-                ledger.finish_run(run_id, "failed" if outcome.error else f"exit {outcome.exit_code}",
-                                  outcome.error or "")
-    finally:
-        _announce(dirs, outcome)
+    with run_lock(dirs):
+        try:
+            with Ledger(dirs.ledger_path) as ledger:
+                ledger.start_run(run_id, kind)
+                try:
+                    _timed(outcome.timings, "extract", lambda: extract_feeds(dirs, dates, ledger))
+                    _timed(outcome.timings, "audit", lambda: audit_batches(dirs, ledger, run_id))
+                    _timed(outcome.timings, "transform", lambda: build_marts(dirs))
+                    _timed(outcome.timings, "publish", lambda: publish_marts(dirs, run_id))
+                    outcome.published = True
+                except Exception as e:
+                    outcome.error = f"{type(e).__name__}: {e}"
+                    raise
+                finally:
+                    outcome.batches = batches_touched_since(ledger, outcome.started_at)
+                    ledger.finish_run(run_id, "failed" if outcome.error else f"exit {outcome.exit_code}",
+                                      outcome.error or "")
+        finally:
+            _announce(dirs, outcome)  # still under the lock: the report reads the run's own warehouse
     return outcome
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 
 from panro import article
+from panro import charts as charts_mod
 from panro.outcome import RunOutcome
 from panro.settings import DataDirs
 
@@ -100,12 +101,159 @@ def write(dirs: DataDirs, outcome: RunOutcome) -> Path:
     return path
 
 
+# -- the HTML page -------------------------------------------------------------------------------
+
+_CSS = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}
+table{border-collapse:collapse;font-size:12px;margin:.5em 0}td,th{border:1px solid #ccc;padding:3px 6px}
+th{background:#f4f4f4}td.n{text-align:right}.bad{color:#b00}.ok{color:#070}figure{margin:1em 0}
+.muted{color:#777;font-size:12px}"""
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,.0f}" if float(value).is_integer() or abs(value) >= 1000 else f"{value:,.3f}"
+
+
+def _cell(key: str, value: object, numeric: set[str]) -> str:
+    if key in numeric and isinstance(value, int | float):
+        return f"<td class=n>{value:,}</td>"
+    return f"<td>{html.escape(str(value))}</td>"
+
+
+def _table(rows: list[dict[str, object]], numeric: set[str]) -> str:
+    if not rows:
+        return "<p class=muted>none</p>"
+    head = "".join(f"<th>{html.escape(str(k))}</th>" for k in rows[0])
+    body = "".join("<tr>" + "".join(_cell(k, v, numeric) for k, v in r.items()) + "</tr>" for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _feed_summary(outcome: RunOutcome) -> list[dict[str, object]]:
+    feeds: dict[str, dict[str, object]] = {}
+    for b in outcome.batches:
+        f = feeds.setdefault(f"{b.partner}/{b.feed}", {"feed": f"{b.partner}/{b.feed}", "files": 0, "delivered": 0,
+                                                       "published": 0, "rejected": 0, "quarantined": 0, "held back": 0})
+        f["files"] += 1  # type: ignore[operator]
+        f["delivered"] += b.rows_delivered  # type: ignore[operator]
+        f["published"] += b.rows_published  # type: ignore[operator]
+        f["rejected"] += b.rows_rejected  # type: ignore[operator]
+        f["quarantined"] += b.rows_quarantined  # type: ignore[operator]
+        f["held back"] += b.status in ("quarantined", "failed")  # type: ignore[operator]
+    return [feeds[k] for k in sorted(feeds)]
+
+
+def _connect(path: Path) -> duckdb.DuckDBPyConnection | None:
+    if not path.exists():
+        return None
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error:
+        return None
+    con.execute("set TimeZone = 'Asia/Seoul'")
+    return con
+
+
+def _festival_charts(work: duckdb.DuckDBPyConnection, year: int) -> list[str]:
+    """Daily sales per partner through each festival window, against the 28-day baseline before it."""
+    charts = []
+    festivals = work.execute(
+        "select festival_code, festival_name_ko, start_date, end_date from reference.festivals "
+        "where year(start_date) = ? order by start_date", [year]).fetchall()
+    for code, name, start, end in festivals:
+        rows = work.execute("""
+            select partner_code, sales_date, sum(sales_krw) from intermediate.int_daily_sales_netted
+            where sales_date between ? - interval 28 day and ? group by all order by all""", [start, end]).fetchall()
+        if not rows:
+            continue
+        days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+        daily: dict[str, dict[dt.date, float]] = {}
+        for partner, day, value in rows:
+            daily.setdefault(partner, {})[day] = float(value)
+        series = {p: [v.get(d, 0.0) for d in days] for p, v in sorted(daily.items())}
+        baseline = {p: sum(val for d, val in v.items() if d < start) / 28 for p, v in sorted(daily.items())}
+        charts.append(charts_mod.line_chart(f"{code} {name}: daily sales (KRW) by partner vs baseline",
+                                            [d.strftime("%m-%d") for d in days], series, dashed=baseline))
+    return charts
+
+
+def _coupon_chart(marts: duckdb.DuckDBPyConnection, year: int) -> str:
+    rows = marts.execute("""
+        select partner_code || ' · ' || campaign_id, sum(coupons_redeemed) / nullif(sum(coupons_issued), 0)
+        from marts.mart_coupon_redemption where year(issued_on) = ?
+        group by all order by sum(coupons_issued) desc limit 15""", [year]).fetchall()
+    return charts_mod.hbar_chart(f"Coupon redemption rate by campaign, {year} (largest 15 campaigns)",
+                                 [(label, {"redeemed / issued": float(rate or 0)}) for label, rate in rows],
+                                 value_fmt="percent")
+
+
+def _reach_chart(marts: duckdb.DuckDBPyConnection, year: int) -> str:
+    rows = marts.execute("""
+        select r.sido_name_ko, e.support_type, count(distinct e.merchant_id)
+        from marts.fct_support_events e
+        join marts.dim_merchant m using (merchant_id)
+        join marts.dim_region r on r.sido_code = m.sido_code
+        where year(e.supported_on) = ? group by all""", [year]).fetchall()
+    by_sido: dict[str, dict[str, float]] = {}
+    for sido, support_type, n in rows:
+        by_sido.setdefault(sido, {})[support_type] = float(n)
+    ordered = sorted(by_sido.items(), key=lambda kv: -sum(kv[1].values()))
+    return charts_mod.hbar_chart(f"Merchants reached by 시도 and support type, {year}", ordered,
+                                 stack_order=("marketing", "capability", "promotion"))
+
+
+def _data_charts(dirs: DataDirs, year: int) -> list[str]:
+    out: list[str] = []
+    marts = _connect(dirs.warehouse)
+    if marts is not None:
+        try:
+            out += [_reach_chart(marts, year), _coupon_chart(marts, year)]
+        finally:
+            marts.close()
+    work = _connect(dirs.work_warehouse)
+    if work is not None:
+        try:
+            out += _festival_charts(work, year)
+        finally:
+            work.close()
+    return out
+
+
+def _links(dirs: DataDirs) -> str:
+    links = []
+    for label, rel in (("Great Expectations Data Docs", "data_docs/index.html"), ("dbt docs", "dbt_docs/index.html")):
+        if (dirs.reports / rel).exists():
+            links.append(f"<a href='{rel}'>{label}</a>")
+    return " · ".join(links) or "<span class=muted>no Data Docs or dbt docs built yet</span>"
+
+
 def render_html(dirs: DataDirs, outcome: RunOutcome) -> str:
-    rows = batch_rows(outcome)
-    head = "".join(f"<th>{html.escape(k)}</th>" for k in (rows[0] if rows else {}))
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in r.values()) + "</tr>"
-                   for r in rows)
-    md = html.escape(summary_markdown(outcome))
-    return (f"<!doctype html><meta charset='utf-8'><title>panro run {outcome.run_id}</title>"
-            f"<h1>panro {outcome.kind} run</h1><pre>{md}</pre><h2>Batches</h2>"
-            f"<table border=1 cellspacing=0><tr>{head}</tr>{body}</table>")
+    t = outcome.totals()
+    status = {0: "<b class=ok>all batches published</b>", 2: "<b class=bad>published, with batches held back</b>",
+              1: "<b class=bad>failed — the previous publication is untouched</b>"}[outcome.exit_code]
+    parts = [f"<!doctype html><html lang=ko><meta charset='utf-8'><title>panro {outcome.kind} run</title>"
+             f"<style>{_CSS}</style>",
+             f"<h1>panro {outcome.kind} run · {outcome.dates[0]} … {outcome.dates[1]}</h1>",
+             f"<p>{status} (exit {outcome.exit_code}). {t['batches']:,} batches, {t['rows_delivered']:,} rows "
+             f"delivered: {t['rows_published']:,} published, {t['rows_rejected']:,} rejected, "
+             f"{t['rows_quarantined']:,} quarantined.</p>",
+             f"<p class=muted>run {html.escape(outcome.run_id)} · started {outcome.started_at:%Y-%m-%d %H:%M:%S} UTC"
+             " · " + ", ".join(f"{k} {v}s" for k, v in outcome.timings.items()) + f"</p><p>{_links(dirs)}</p>"]
+    if outcome.error:
+        parts.append(f"<p class=bad>{html.escape(outcome.error)}</p>")
+    years = sorted({int(k["year"]) for k in outcome.kpis})  # type: ignore[call-overload]
+    for year in years:
+        found = kpi_lookup(outcome.kpis, year)
+        rows = [{"KPI": f.label, "partner": f.partner_code, "pipeline": _num(found.get((f.partner_code, f.kpi_code))),
+                 **({"article": ("≥ " if f.at_least else "") + f"{f.value:,}", "": "✓" if ok else "✗"}
+                    if year == 2023 else {})} for f, _, ok in article.compare(found)]
+        parts += [f"<h2>Programme KPIs {year}</h2>", _table(rows, set())]
+    if outcome.published and years:
+        parts += ["<h2>Charts</h2>", *(f"<figure>{svg}</figure>" for svg in _data_charts(dirs, years[-1]))]
+    held = [r for r in batch_rows(outcome) if r["status"] in ("quarantined", "failed") or r["rejected"]]
+    parts += ["<h2>Held back or with rejected rows</h2>",
+              _table(held, {"rows", "published", "rejected", "quarantined"}),
+              "<h2>Batches by feed</h2>",
+              _table(_feed_summary(outcome),
+                     {"files", "delivered", "published", "rejected", "quarantined", "held back"})]
+    return "".join(parts) + "</html>"
