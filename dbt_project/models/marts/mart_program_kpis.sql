@@ -1,0 +1,137 @@
+-- year × partner (or ALL) × KPI (marts.md, metrics.md KPIs). One row per KPI, partner and year in
+-- which the programme has any data; `value` is NULL where a mean has nothing to average.
+with events as (
+    select *, year(supported_on) as year
+    from {{ ref('int_support_events_unioned') }}
+    where merchant_id is not null and supported_on is not null
+),
+
+enrollments as (
+    select *, year(enrolled_on) as year
+    from {{ ref('stg_baemin__edu_enrollments') }}
+    where enrolled_on is not null
+),
+
+festival_sales as (
+    select s.*, year(f.start_date) as year
+    from {{ ref('mart_festival_sales') }} as s
+    join {{ ref('dim_festival') }} as f on f.festival_code = s.festival_code
+),
+
+outcomes as (
+    select *, year(first_supported_on) as year
+    from {{ ref('int_support_outcomes_measured') }}
+    where sales_before_krw > 0
+),
+
+years as (
+    select distinct year from events
+    union select distinct year from enrollments
+    union select distinct year from festival_sales
+),
+
+partners as (
+    select partner_code from {{ ref('dim_partner') }}
+),
+
+sales_partners as (
+    select * from (values ('kt'), ('yogiyo'), ('zigzag')) as t(partner_code)
+),
+
+kpis as (
+    -- merchants_reached: each partner and ALL
+    select y.year, p.partner_code, 'merchants_reached' as kpi_code,
+           cast((select count(distinct e.merchant_id) from events e
+                 where e.year = y.year and e.partner_code = p.partner_code) as double) as value,
+           'merchants' as unit
+    from years y cross join partners p
+    union all
+    select y.year, 'ALL', 'merchants_reached',
+           cast((select count(distinct e.merchant_id) from events e where e.year = y.year) as double),
+           'merchants'
+    from years y
+
+    union all
+    select y.year, 'kakao', 'traditional_markets',
+           cast((select count(distinct e.market_id) from events e
+                 where e.year = y.year and e.partner_code = 'kakao') as double),
+           'markets'
+    from years y
+
+    union all
+    select y.year, 'baemin', 'courses',
+           cast((select count(distinct n.course_id) from enrollments n where n.year = y.year) as double),
+           'courses'
+    from years y
+    union all
+    select y.year, 'baemin', 'learners',
+           cast((select count(distinct n.learner_id) from enrollments n where n.year = y.year) as double),
+           'learners'
+    from years y
+    union all
+    select y.year, 'baemin', 'course_satisfaction_avg',
+           (select avg(n.satisfaction) from enrollments n where n.year = y.year and n.satisfaction is not null),
+           'score (1-5)'
+    from years y
+
+    union all
+    select y.year, 'kt', 'smart_stores',
+           cast((select count(distinct e.merchant_id) from events e
+                 where e.year = y.year and e.partner_code = 'kt' and e.support_item = 'smart_store') as double),
+           'stores'
+    from years y
+
+    union all
+    select y.year, 'yogiyo', 'o2o_package_merchants',
+           cast((select count(distinct e.merchant_id) from events e
+                 where e.year = y.year and e.partner_code = 'yogiyo' and e.support_item = 'o2o_package') as double),
+           'merchants'
+    from years y
+    union all
+    select y.year, 'yogiyo', 'extra_support_merchants',
+           cast((select count(distinct e.merchant_id) from events e
+                 where e.year = y.year and e.partner_code = 'yogiyo'
+                   and e.support_item in ('menu_photo', 'ad_discount', 'coupon_pack')) as double),
+           'merchants'
+    from years y
+
+    union all
+    select y.year, p.partner_code, 'avg_sales_growth_multiple',
+           (select avg(o.growth_multiple) from outcomes o
+             where o.year = y.year and o.partner_code = p.partner_code),
+           'multiple'
+    from years y cross join sales_partners p
+
+    union all
+    select y.year, p.partner_code, 'festival_sales_krw',
+           cast((select coalesce(sum(s.sales_krw), 0) from festival_sales s
+                  where s.year = y.year and s.partner_code = p.partner_code) as double),
+           'KRW'
+    from years y cross join sales_partners p
+    union all
+    select y.year, 'ALL', 'festival_sales_krw',
+           cast((select coalesce(sum(s.sales_krw), 0) from festival_sales s
+                  where s.year = y.year and s.partner_code in (select partner_code from sales_partners)) as double),
+           'KRW'
+    from years y
+
+    union all
+    select y.year, p.partner_code, 'private_support_krw',
+           cast((select coalesce(sum(e.private_value_krw), 0) from events e
+                  where e.year = y.year and e.partner_code = p.partner_code) as double),
+           'KRW'
+    from years y cross join partners p
+    union all
+    select y.year, 'ALL', 'private_support_krw',
+           cast((select coalesce(sum(e.private_value_krw), 0) from events e where e.year = y.year) as double),
+           'KRW'
+    from years y
+)
+
+select
+    cast(year as bigint) as year,
+    cast(partner_code as varchar) as partner_code,
+    cast(kpi_code as varchar) as kpi_code,
+    cast(value as double) as value,
+    cast(unit as varchar) as unit
+from kpis

@@ -1,0 +1,15 @@
+-- partner × support type × cohort month (marts.md), over the merchants of
+-- int_support_outcomes_measured whose `before` is > 0. The mean daily sales are computed from the
+-- exact integer sums (Σ sales / (28 × merchants)), so they do not depend on summation order.
+{% set days = var('outcome_days') %}
+select
+    partner_code,
+    support_type,
+    cohort_month,
+    count(*) as merchants,
+    cast(round(sum(sales_before_krw) / ({{ days }}.0 * count(*))) as bigint) as avg_daily_sales_before_krw,
+    cast(round(sum(sales_after_krw) / ({{ days }}.0 * count(*))) as bigint) as avg_daily_sales_after_krw,
+    avg(growth_multiple) as avg_growth_multiple
+from {{ ref('int_support_outcomes_measured') }}
+where sales_before_krw > 0
+group by partner_code, support_type, cohort_month

@@ -1,0 +1,17 @@
+{{ config(pre_hook="{{ delete_unpublished_batches([source('zigzag', 'sales')]) }}") }}
+-- 지그재그 daily sales per store.
+with src as (
+    select *, {{ normalise_brn('biz_reg_no') }} as _brn
+    from {{ source('zigzag', 'sales') }}
+    where {{ only_new_batches(source('zigzag', 'sales')) }}
+)
+
+select
+    {{ clean_text('store_id') }} as store_id,
+    {{ brn_columns('_brn') }},
+    sales_date,
+    orders,
+    gmv_krw,
+    coupon_discount_krw,
+    _batch_id, _source_file, _business_date, _row_number, _loaded_at
+from src

@@ -1,0 +1,230 @@
+"""Transform: dbt (dbt-duckdb) in-process, from the published batches into the work warehouse.
+
+`run_dbt(dirs)` runs `dbt build` with dbt's own runner in this process: it reads
+`dirs.published` (PANRO_PUBLISHED_DIR) and writes `dirs.work_warehouse` (PANRO_WORK_WAREHOUSE).
+dbt's target and log folders live under `dirs.work`, so the repository stays clean. When it
+returns, the DuckDB file is closed: another process (publish, an analyst's copy) may open it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from panro.batches import ensure_published_schemas
+from panro.contracts import load_contracts
+from panro.settings import DBT_PROJECT_DIR, DataDirs
+
+# Node statuses that make a run unsuccessful (dbt's RunStatus / TestStatus values).
+_FAILED = {"error", "fail", "runtime error"}
+_SKIPPED = {"skipped"}
+
+# dbt reads its settings from process-wide state (environment, flags): one invocation at a time.
+_DBT_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class NodeFailure:
+    """A node (model, seed, test, unit test, source) that failed, with dbt's message."""
+
+    unique_id: str
+    resource_type: str
+    status: str
+    message: str
+
+
+@dataclass(frozen=True)
+class DbtRun:
+    """What one dbt invocation did."""
+
+    command: str
+    success: bool
+    elapsed: float
+    failures: tuple[str, ...] = ()  # "<unique_id>: <message>" per failing node (or "dbt: <error>")
+    failed_nodes: tuple[NodeFailure, ...] = ()
+    skipped: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    nodes: int = 0
+    error: str | None = None  # an exception that stopped dbt before or outside any node
+    statuses: Mapping[str, str] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        head = f"dbt {self.command}: {'ok' if self.success else 'FAILED'} in {self.elapsed:.1f}s, {self.nodes} nodes"
+        lines = [head]
+        if self.error:
+            lines.append(f"  error: {self.error}")
+        lines += [f"  {f.status}: {f.unique_id}: {f.message}" for f in self.failed_nodes]
+        if self.skipped:
+            lines.append(f"  skipped: {len(self.skipped)} nodes")
+        return "\n".join(lines)
+
+
+def dbt_env(dirs: DataDirs) -> dict[str, str]:
+    """The environment of a dbt invocation: where to read and write, and no telemetry.
+
+    dbt takes its project, profiles, target and log folders from these variables for every
+    command (build, test, docs generate, source freshness, debug …).
+    """
+    paths = _paths(dirs)
+    return {
+        "PANRO_PUBLISHED_DIR": str(dirs.published),
+        "PANRO_WORK_WAREHOUSE": str(dirs.work_warehouse),
+        "DBT_PROJECT_DIR": str(DBT_PROJECT_DIR),
+        "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
+        "DBT_TARGET_PATH": str(paths["target"]),
+        "DBT_LOG_PATH": str(paths["logs"]),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DBT_USE_COLORS": "false",
+        "DBT_USE_COLORS_FILE": "false",
+        "DO_NOT_TRACK": "1",
+    }
+
+
+@contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _close_duckdb() -> None:
+    """Close dbt-duckdb's cached DuckDB instance so the warehouse file is not held open."""
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:  # pragma: no cover - dbt-duckdb is a dependency
+        return
+    with DuckDBConnectionManager._LOCK:
+        env = DuckDBConnectionManager._ENV
+        if env is not None:
+            try:
+                env.close()
+            finally:
+                DuckDBConnectionManager._ENV = None
+
+
+def _paths(dirs: DataDirs) -> dict[str, Path]:
+    return {"target": dirs.work / "dbt_target", "logs": dirs.work / "dbt_logs"}
+
+
+def _invoke(dirs: DataDirs, args: list[str]) -> tuple[Any, float]:
+    from dbt.cli.main import dbtRunner
+
+    dirs.work.mkdir(parents=True, exist_ok=True)
+    with _DBT_LOCK, _environment(dbt_env(dirs)):
+        started = time.perf_counter()
+        try:
+            result = dbtRunner().invoke(args, send_anonymous_usage_stats=False)
+        finally:
+            _close_duckdb()
+        return result, time.perf_counter() - started
+
+
+def _message(node_result: Any) -> str:
+    msg = getattr(node_result, "message", None) or ""
+    if not msg and getattr(node_result, "max_loaded_at", None) is not None:  # source freshness
+        age = getattr(node_result, "age", None)
+        msg = f"stale: newest data {node_result.max_loaded_at:%Y-%m-%d %H:%M %Z}"
+        if age is not None:
+            msg += f", {age / 3600:.0f} h old"
+    failures = getattr(node_result, "failures", None)
+    if failures and str(failures) not in msg:
+        msg = f"{msg} ({failures} failing rows)" if msg else f"{failures} failing rows"
+    return str(msg).strip()
+
+
+def _collect(command: str, result: Any, elapsed: float) -> DbtRun:
+    failures: list[NodeFailure] = []
+    skipped: list[str] = []
+    warnings: list[str] = []
+    statuses: dict[str, str] = {}
+    nodes = 0
+    res = getattr(result, "result", None)
+    for r in getattr(res, "results", None) or []:
+        node = getattr(r, "node", None)
+        uid = getattr(node, "unique_id", None) or str(node)
+        rtype = str(getattr(node, "resource_type", "") or "")
+        status = str(getattr(r.status, "value", r.status))
+        statuses[uid] = status
+        nodes += 1
+        if status in _FAILED:
+            failures.append(NodeFailure(uid, rtype, status, _message(r)))
+        elif status in _SKIPPED:
+            skipped.append(uid)
+        elif status == "warn":
+            warnings.append(uid)
+    error = None
+    if result.exception is not None:
+        error = f"{type(result.exception).__name__}: {result.exception}"
+    return DbtRun(
+        command=command,
+        success=bool(result.success) and not failures and error is None,
+        elapsed=elapsed,
+        failures=tuple(f"{f.unique_id}: {f.message}" for f in failures) or ((f"dbt: {error}",) if error else ()),
+        failed_nodes=tuple(failures),
+        skipped=tuple(skipped),
+        warnings=tuple(warnings),
+        nodes=nodes,
+        error=error,
+        statuses=statuses,
+    )
+
+
+def run_dbt(
+    dirs: DataDirs,
+    command: str = "build",
+    *,
+    select: str | None = None,
+    full_refresh: bool = False,
+    vars: dict | None = None,
+    exclude: str | None = None,
+) -> DbtRun:
+    """Run a dbt command (`build`, `run`, `test`, `seed`, `source freshness` …) against `dirs`.
+
+    `select` / `exclude` are dbt selection strings; `full_refresh` rebuilds incremental models
+    from every published batch; `vars` are passed as `--vars`. Never raises for a failing node:
+    look at `.success` and `.failures`.
+    """
+    args = shlex.split(command)
+    if select:
+        args += ["--select", *shlex.split(select)]
+    if exclude:
+        args += ["--exclude", *shlex.split(exclude)]
+    if full_refresh:
+        args.append("--full-refresh")
+    if vars:
+        args += ["--vars", json.dumps(vars, default=str)]
+    dirs.work_warehouse.parent.mkdir(parents=True, exist_ok=True)
+    # every contracted feed must be readable, delivered or not (its zero-row _schema.parquet)
+    ensure_published_schemas(dirs, load_contracts())
+    result, elapsed = _invoke(dirs, args)
+    return _collect(command, result, elapsed)
+
+
+def docs_generate(dirs: DataDirs, target_dir: Path | str) -> DbtRun:
+    """`dbt docs generate` into `target_dir` (index.html, manifest.json, catalog.json)."""
+    target_dir = Path(target_dir)
+    target_dir.mkdir(parents=True, exist_ok=True)
+    ensure_published_schemas(dirs, load_contracts())
+    result, elapsed = _invoke(dirs, ["docs", "generate"])
+    run = _collect("docs generate", result, elapsed)
+    source = _paths(dirs)["target"]
+    for name in ("index.html", "manifest.json", "catalog.json"):
+        src = source / name
+        if src.exists():
+            (target_dir / name).write_bytes(src.read_bytes())
+    return run

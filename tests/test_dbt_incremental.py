@@ -1,0 +1,145 @@
+"""Incremental builds: re-runs, re-deliveries and late files never double count, and always equal a
+full refresh (architecture.md, "The batch-version rule").
+
+Staging tables and the large intermediate facts (sales records, coupon events) are incremental by
+published batch: a run reads only batches the table does not hold yet, deletes rows of batches no
+longer published, and replaces a re-delivered file's rows (delete by `_source_file`, insert).
+Each scenario compares every table of staging, intermediate and marts with a full refresh.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from panro.contracts import contract_for
+from panro.settings import DataDirs
+from panro.transform import run_dbt
+from tests.support.published import (
+    M,
+    dashed,
+    ensure_schemas,
+    remove_published,
+    small_delivery_files,
+    warehouse_rows,
+    warehouse_snapshot,
+    write_published,
+    write_small_delivery,
+)
+
+MODELS_ONLY = "resource_type:test resource_type:unit_test"
+
+
+def build(dirs: DataDirs, *, full_refresh: bool = False) -> None:
+    run = run_dbt(dirs, "build", full_refresh=full_refresh, exclude=MODELS_ONLY)
+    assert run.success, run.summary()
+
+
+def incremental_then_full(dirs: DataDirs) -> tuple[dict, dict]:
+    """Build incrementally, snapshot; rebuild everything (--full-refresh), snapshot."""
+    build(dirs)
+    incremental = warehouse_snapshot(dirs.work_warehouse)
+    build(dirs, full_refresh=True)
+    full = warehouse_snapshot(dirs.work_warehouse)
+    return incremental, full
+
+
+def assert_same(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for name in a:
+        assert a[name] == b[name], name
+
+
+def order(no: str, brn: str, at: str, amount: str, discount: str = "0", coupon: str | None = None,
+          status: str = "결제완료") -> dict:
+    return {"주문번호": no, "사업자등록번호": dashed(brn), "주문일시": at, "주문금액": amount,
+            "할인금액": discount, "쿠폰번호": coupon, "주문상태": status}
+
+
+def kt_festival_sales(path: Path) -> dict[str, int]:
+    return {r[2]: r[7] for r in warehouse_rows(path, "marts.mart_festival_sales") if r[1] == "kt"}
+
+
+@pytest.fixture(scope="module")
+def dirs(tmp_path_factory: pytest.TempPathFactory) -> DataDirs:
+    dirs = DataDirs.from_env(tmp_path_factory.mktemp("incremental") / "data")
+    write_small_delivery(dirs)
+    build(dirs)
+    return dirs
+
+
+def test_a_second_run_changes_nothing(dirs: DataDirs) -> None:
+    before = warehouse_snapshot(dirs.work_warehouse)
+    build(dirs)
+    assert_same(warehouse_snapshot(dirs.work_warehouse), before)
+
+
+def test_identical_redelivery_is_a_no_op(dirs: DataDirs) -> None:
+    before = warehouse_snapshot(dirs.work_warehouse)
+    rows = small_delivery_files()[("kt/kdeal_orders", "KDEAL_ORDER_20230505.csv")]
+    write_published(dirs, "kt/kdeal_orders", "KDEAL_ORDER_20230505.csv", rows)
+    build(dirs)
+    assert_same(warehouse_snapshot(dirs.work_warehouse), before)
+
+
+def test_a_replaced_file_replaces_its_rows(dirs: DataDirs) -> None:
+    # the corrected 05-05 K-deal file: O5 is 18,000 (not 15,000), O3 is gone, O6 is new
+    write_published(dirs, "kt/kdeal_orders", "KDEAL_ORDER_20230505.csv", [
+        order("O4", M[4], "2023-05-05 11:00:00", "20,000", "2,000", "KC-2"),
+        order("O5", M[5], "2023-05-05 12:00:00", "18,000"),
+        order("O6", M[4], "2023-05-05 13:00:00", "7,000"),
+    ])
+    incremental, full = incremental_then_full(dirs)
+    assert_same(incremental, full)
+    # 52 (M4): O3 gone, O4 still cancelled, O6 new → 7,000; 41 (M5): 18,000 — not 15,000 + 18,000
+    assert kt_festival_sales(dirs.work_warehouse) == {"52": 7_000, "41": 18_000}
+    records = warehouse_rows(dirs.work_warehouse, "intermediate.int_sales_records_unioned")
+    assert sum(r[0] == "kt" for r in records) == 2 + 3 + 1
+
+
+def test_a_late_file_is_picked_up(dirs: DataDirs) -> None:
+    # a cancellation of O6 arrives in a later file; and a new store snapshot day
+    write_published(dirs, "kt/kdeal_orders", "KDEAL_ORDER_20230509.csv", [
+        order("O6", M[4], "2023-05-05 13:00:00", "7,000", status="취소")])
+    incremental, full = incremental_then_full(dirs)
+    assert_same(incremental, full)
+    assert kt_festival_sales(dirs.work_warehouse) == {"41": 18_000}
+
+
+def test_a_file_replaced_by_an_empty_version_loses_its_rows(dirs: DataDirs) -> None:
+    # 요기요 coupon events of 05-06 (Y2's cancel, Y3's expiry) re-delivered as a header-only file
+    write_published(dirs, "yogiyo/coupons", "coupon_events_20230506.jsonl", [])
+    incremental, full = incremental_then_full(dirs)
+    assert_same(incremental, full)
+    yogiyo = [r for r in warehouse_rows(dirs.work_warehouse, "marts.mart_coupon_redemption") if r[0] == "yogiyo"]
+    assert [(r[5], r[6], r[7]) for r in yogiyo] == [(3, 2, 0)]  # Y2 stands redeemed, Y3 no longer expired
+
+
+def test_a_withdrawn_file_loses_its_rows(dirs: DataDirs) -> None:
+    remove_published(dirs, "zigzag/sales", "zigzag_sales_20230410.parquet")
+    remove_published(dirs, "kt/kdeal_stores", "KDEAL_STORE_20230504.csv")
+    incremental, full = incremental_then_full(dirs)
+    assert_same(incremental, full)
+    festival = {r[1]: r[10] for r in warehouse_rows(dirs.work_warehouse, "marts.mart_festival_sales")
+                if r[1] == "zigzag"}
+    assert festival == {"zigzag": 0}  # the baseline came from the withdrawn file
+
+
+def test_incremental_from_scratch_equals_one_full_build(tmp_path: Path) -> None:
+    """Delivered day by day (one build per day) or all at once: the same warehouse."""
+    files = small_delivery_files()
+    daily = DataDirs.from_env(tmp_path / "daily")
+    ensure_schemas(daily)
+    by_day: dict[str, list] = {}
+    for (feed, name), rows in files.items():
+        by_day.setdefault(str(contract_for(feed).business_date(name)), []).append((feed, name, rows))
+    for day in [*sorted(by_day)[:3], None]:  # three nights one by one, then the rest at once
+        for d in sorted(by_day) if day is None else [day]:
+            for feed, name, rows in by_day.pop(d, []):
+                write_published(daily, feed, name, rows)
+        build(daily)
+    once = DataDirs.from_env(tmp_path / "once")
+    write_small_delivery(once)
+    build(once)
+    assert_same(warehouse_snapshot(daily.work_warehouse), warehouse_snapshot(once.work_warehouse))
