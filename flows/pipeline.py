@@ -23,7 +23,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import get_run_context
 
-from panro import notify, report
+from panro import faults, notify, report
 from panro.extract import extract
 from panro.gate import audit
 from panro.ledger import Ledger
@@ -55,6 +55,7 @@ def _transient_io(_task: Any, _run: Any, state: Any) -> bool:
 
 
 def _timed(timings: dict[str, float], name: str, fn: Callable[[], T]) -> T:
+    faults.arm(name)
     t0 = time.perf_counter()
     try:
         return fn()

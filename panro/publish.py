@@ -11,6 +11,7 @@ Nothing is ever half-written where an analyst can see it.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shutil
 import uuid
@@ -19,10 +20,10 @@ from pathlib import Path
 
 import duckdb
 
+from panro import faults
 from panro.settings import DataDirs
 
 MARTS_SCHEMA = "marts"
-KEEP_MART_VERSIONS = 2
 
 
 class PublishError(RuntimeError):
@@ -61,6 +62,9 @@ def publish(dirs: DataDirs, run_id: str) -> Publication:
         raise PublishError(f"no work warehouse at {dirs.work_warehouse}: run dbt first")
     published_at = dt.datetime.now(dt.UTC)
     dirs.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    for stale in dirs.warehouse.parent.glob(f".{dirs.warehouse.name}.*.tmp*"):  # left by a killed run
+        stale.unlink(missing_ok=True)
+    previous = dirs.marts.resolve() if dirs.marts.is_symlink() else None
     tmp_db = dirs.warehouse.with_name(f".{dirs.warehouse.name}.{uuid.uuid4().hex}.tmp")
     versions = dirs.root / "marts_versions"
     version_dir = versions / f"{published_at:%Y%m%dT%H%M%S}_{run_id[:8]}_{uuid.uuid4().hex[:6]}"
@@ -84,14 +88,20 @@ def publish(dirs: DataDirs, run_id: str) -> Publication:
                 f"create table {MARTS_SCHEMA}._publication as select ?::varchar as run_id, "
                 "?::timestamptz as published_at", [run_id, published_at])
             con.execute("detach work")
+            (version_dir / "_publication.json").write_text(
+                json.dumps({"run_id": run_id, "published_at": published_at.isoformat(), "tables": tables}),
+                encoding="utf-8")
             con.execute("checkpoint")
         finally:
             con.close()
         with tmp_db.open("rb") as f:
             os.fsync(f.fileno())
-        # The swap: one rename for the warehouse, one for the Parquet folder's link.
-        os.replace(tmp_db, dirs.warehouse)
+        # The swap: one rename for the Parquet folder's link, one for the warehouse. Each is atomic;
+        # a crash between them leaves both complete (Parquet already new, warehouse still old), and the
+        # next run publishes both again.
         _swap_link(dirs.marts, version_dir)
+        faults.checkpoint("publish.swap")
+        os.replace(tmp_db, dirs.warehouse)
         _fsync_dir(dirs.warehouse.parent)
     except BaseException:
         tmp_db.unlink(missing_ok=True)
@@ -99,7 +109,7 @@ def publish(dirs: DataDirs, run_id: str) -> Publication:
         if not (dirs.marts.is_symlink() and dirs.marts.resolve() == version_dir.resolve()):
             shutil.rmtree(version_dir, ignore_errors=True)
         raise
-    _prune_versions(versions, keep=version_dir)
+    _prune_versions(versions, keep={version_dir, previous})
     return Publication(run_id, published_at, dirs.warehouse, dirs.marts, tables)
 
 
@@ -111,11 +121,13 @@ def _swap_link(link: Path, target: Path) -> None:
     os.replace(tmp, link)
 
 
-def _prune_versions(versions: Path, keep: Path) -> None:
-    """Keep the live version and the one before it (a reader may still be on it)."""
-    old = sorted((p for p in versions.iterdir() if p.is_dir() and p != keep), key=lambda p: p.name)
-    for p in old[: max(0, len(old) - (KEEP_MART_VERSIONS - 1))]:
-        shutil.rmtree(p, ignore_errors=True)
+def _prune_versions(versions: Path, keep: set[Path | None]) -> None:
+    """Keep the live version and the one before it (a reader may still be on it); drop the rest,
+    including folders a killed run left behind."""
+    keep_resolved = {p.resolve() for p in keep if p is not None}
+    for p in versions.iterdir():
+        if p.is_dir() and p.resolve() not in keep_resolved:
+            shutil.rmtree(p, ignore_errors=True)
 
 
 def last_publication(dirs: DataDirs) -> tuple[str, dt.datetime] | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import duckdb
 import pyarrow.parquet as pq
 import pytest
@@ -15,8 +17,8 @@ def build_work_warehouse(dirs: DataDirs, value: int) -> None:
     dirs.work.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(dirs.work_warehouse))
     con.execute("create schema if not exists marts; create schema if not exists staging")
-    con.execute("create or replace table marts.mart_program_kpis as "
-                f"select 2023 as year, 'ALL' as partner_code, 'merchants_reached' as kpi_code, {value}::double as value")
+    con.execute("create or replace table marts.mart_program_kpis as select 2023 as year, 'ALL' as partner_code, "
+                f"'merchants_reached' as kpi_code, {value}::double as value")
     con.execute(f"create or replace table marts.dim_partner as select 'kakao' as partner_code, {value} as n")
     con.execute("create or replace table staging.stg_kt__kdeal_stores as select '홍길동' as owner_name")
     con.close()
@@ -38,7 +40,8 @@ def test_publish_copies_only_the_marts_schema_to_the_warehouse_and_parquet(dirs:
     schemas = {r[0] for r in con.execute("select distinct table_schema from information_schema.tables").fetchall()}
     con.close()
     assert schemas == {"marts"}, "staging (which once held personal data) must not reach analysts"
-    assert sorted(p.name for p in dirs.marts.iterdir()) == ["dim_partner.parquet", "mart_program_kpis.parquet"]
+    assert sorted(p.name for p in dirs.marts.glob("*.parquet")) == ["dim_partner.parquet", "mart_program_kpis.parquet"]
+    assert json.loads((dirs.marts / "_publication.json").read_text())["run_id"] == "run-1"
     assert pq.read_table(dirs.marts / "mart_program_kpis.parquet").column("value").to_pylist() == [1.0]
     assert last_publication(dirs)[0] == "run-1"
 

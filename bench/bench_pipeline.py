@@ -1,0 +1,138 @@
+"""Benchmark the whole pipeline (issue 5): the 2023 backfill, and a nightly day after a year vs after 30 days.
+
+    .venv/bin/python bench/bench_pipeline.py                 # generate 2023 (scale 1) into a temp dir, measure
+    .venv/bin/python bench/bench_pipeline.py --landing DIR   # use an existing landing folder
+    .venv/bin/python bench/bench_pipeline.py --skip-nightly  # the backfill and the reference only
+
+Prints:
+- backfill: `panro backfill 2023-01-01 … 2023-12-31` as a user runs it (ephemeral Prefect included):
+  wall time and peak RSS of the whole process tree (targets: < 5 min, < 3 GB), and the in-flow stage
+  timings; then its ratio to `bench/reference.py`, the same reading, checks and transforms as plain
+  DuckDB SQL in one process (target ≤ 2×);
+- nightly: `panro run --date 2023-12-31` after a backfill of 2023-01-01 … 2023-12-30, against
+  `panro run --date 2023-01-31` after 2023-01-01 … 2023-01-30 (targets: < 30 s excluding the Prefect
+  server's start, ratio ≤ 1.2×). These runs talk to one Prefect server started once for the benchmark,
+  so the server's start is excluded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "bench"))
+
+from procmem import Measured, run  # noqa: E402
+
+BIN = Path(sys.executable).parent
+
+
+def panro(*args: str, env: dict[str, str]) -> Measured:
+    m = run([str(BIN / "panro"), *args], env=env)
+    if m.returncode not in (0, 2):
+        raise SystemExit(f"panro {' '.join(args)} exited {m.returncode}:\n{m.stderr[-3000:]}")
+    return m
+
+
+def stage_timings(data_dir: Path) -> dict[str, float]:
+    latest = max((data_dir / "reports").glob("run-*.json"), key=lambda p: p.stat().st_mtime)
+    return json.loads(latest.read_text(encoding="utf-8"))["timings"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_prefect_server(home: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    proc = subprocess.Popen([str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/api"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2):
+                return proc, url
+        except OSError:
+            time.sleep(0.5)
+    proc.terminate()
+    raise SystemExit("the Prefect server did not start within 120 s")
+
+
+def nightly_after(landing: Path, work: Path, history_end: str, day: str, env: dict[str, str]) -> tuple[float, dict]:
+    data = work / f"nightly-{day}"
+    base = {**env, "PANRO_DATA_DIR": str(data), "PANRO_LANDING": str(landing)}
+    panro("backfill", "--start", "2023-01-01", "--end", history_end, env=base)
+    m = panro("run", "--date", day, env=base)
+    return m.wall_s, stage_timings(data)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--landing", type=Path, default=None)
+    p.add_argument("--skip-nightly", action="store_true")
+    p.add_argument("--skip-reference", action="store_true")
+    args = p.parse_args(argv)
+
+    work = Path(tempfile.mkdtemp(prefix="panro-bench-pipeline-"))
+    env = {"PREFECT_HOME": str(work / "prefect-home"), "DO_NOT_TRACK": "1", "PREFECT_API_URL": ""}
+    landing = args.landing
+    if landing is None:
+        landing = work / "landing"
+        panro("generate", "--out", str(landing), env=env)
+    try:
+        data = work / "backfill"
+        m = panro("backfill", "--start", "2023-01-01", "--end", "2023-12-31",
+                  env={**env, "PANRO_DATA_DIR": str(data), "PANRO_LANDING": str(landing)})
+        stages = stage_timings(data)
+        print("backfill 2023 (scale 1), as `panro backfill` with an ephemeral Prefect server")
+        print(f"  wall time      {m.wall_s:8.1f} s    (target < 300 s)")
+        print(f"  peak RSS       {m.peak_rss_mb:8.0f} MB   (whole process tree; target < 3,072 MB)")
+        print("  stages (s)     " + ", ".join(f"{k} {v}" for k, v in stages.items()))
+        print("  " + m.stdout.strip().splitlines()[-1])
+
+        if not args.skip_reference:
+            r = run([sys.executable, str(REPO / "bench" / "reference.py"), "--landing", str(landing),
+                     "--work", str(work / "reference")])
+            if r.returncode != 0:
+                raise SystemExit(f"reference failed:\n{r.stderr[-3000:]}")
+            print("reference: the same reading, checks and transforms as plain DuckDB SQL in one process")
+            print("  " + "\n  ".join(r.stdout.strip().splitlines()))
+            print(f"  wall time      {r.wall_s:8.1f} s, peak RSS {r.peak_rss_mb:.0f} MB")
+            print(f"  ratio          {m.wall_s / r.wall_s:8.2f} ×  (pipeline / reference; target ≤ 2×)")
+            in_flow = sum(stages.values())
+            print(f"  ratio in-flow  {in_flow / r.wall_s:8.2f} ×  (stage time only, without Prefect and start-up)")
+
+        if not args.skip_nightly:
+            server, url = start_prefect_server(work / "prefect-server")
+            try:
+                env_srv = {**env, "PREFECT_API_URL": url}
+                year_s, year_stages = nightly_after(landing, work, "2023-12-30", "2023-12-31", env_srv)
+                month_s, month_stages = nightly_after(landing, work, "2023-01-30", "2023-01-31", env_srv)
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+            print("nightly run (Prefect server already running)")
+            print(f"  after 364 days {year_s:8.1f} s    (target < 30 s)  stages: {year_stages}")
+            print(f"  after 30 days  {month_s:8.1f} s                   stages: {month_stages}")
+            print(f"  ratio          {year_s / month_s:8.2f} ×  (target ≤ 1.2×)")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
