@@ -43,9 +43,8 @@ def test_quarantined_rows_count_in_the_totals() -> None:
 
 
 def test_a_second_run_on_the_same_data_dir_is_refused(dirs: DataDirs) -> None:
-    with run_lock(dirs):
-        with pytest.raises(RunInProgress, match="another panro run"), run_lock(dirs):
-            pass
+    with run_lock(dirs), pytest.raises(RunInProgress, match="another panro run"), run_lock(dirs):
+        pass
     with run_lock(dirs):  # released once the first run ends
         pass
 
@@ -54,7 +53,7 @@ def test_notifications_post_json_to_the_configured_webhook() -> None:
     received: list[dict] = []
 
     class Hook(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
             self.send_response(204)
             self.end_headers()
