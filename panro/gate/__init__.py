@@ -1,0 +1,40 @@
+"""The quality gate (issue 3): GX suites per feed → publish, reject rows, or quarantine (write-audit-publish).
+
+    from panro.gate import audit, published_state
+    report = audit(dirs, ledger, run_id="2023-05-06T03:00")     # every `extracted` batch
+    report.counts(), report.reconciled, report.quarantined, report.data_docs
+
+Modules:
+- `suites`: builds `expectations/<partner>/<feed>.suite.json` from the contract and the feed's
+  `.rules.yaml` (deterministic; `python -m panro.gate.suites [--check]`).
+- `expectations`: the panro GX expectation types (BRN check digit, datetime formats, windows against
+  the business date, datetime order, decimal ranges, JSON schema), vectorised.
+- `gx`: the GX context of a run (ephemeral, analytics off, Data Docs in `<data>/reports/data_docs/`).
+- `wap`: `audit()` — one GX validation per feed and run over the union of the feed's pending batches,
+  failures attributed to batches and rows by position; decisions; publishing; the ledger.
+- `state`: `published_state()` — what the published zone holds, and any disagreement with the ledger.
+The quarantine folders and `panro quarantine list | show | release` live in `panro.quarantine`.
+
+Great Expectations is imported lazily (it takes seconds), so `panro.gate.suites` and the CLI stay quick.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from panro.gate.state import PublishedFile, PublishedState, published_state
+    from panro.gate.wap import BatchOutcome, GateReport, audit
+
+__all__ = ["BatchOutcome", "GateReport", "PublishedFile", "PublishedState", "audit", "published_state"]
+
+_WHERE = {"audit": "wap", "GateReport": "wap", "BatchOutcome": "wap",
+          "published_state": "state", "PublishedState": "state", "PublishedFile": "state"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        import importlib
+
+        return getattr(importlib.import_module(f"panro.gate.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'panro.gate' has no attribute {name!r}")

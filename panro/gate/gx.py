@@ -1,0 +1,187 @@
+"""Great Expectations, set up the way the gate runs it: one ephemeral context per run, nothing in the repo.
+
+- Context: ephemeral (in-memory suites), analytics and progress bars off. Validation results are kept
+  in `<data>/state/gx_validations/` only so that the Data Docs index can list earlier runs; the site
+  itself is `<data>/reports/data_docs/` (`index.html`), built once per run.
+- Engine: the pandas data source (GX 1.24's DuckDB SQL source does not work) over Arrow-backed frames.
+- Results: COMPLETE format without index columns — the unexpected index list is then the frame's own
+  positions, which the gate maps to batches and rows; everything bulky is stripped before storing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+import great_expectations as gx
+import great_expectations.execution_engine.pandas_execution_engine as _gx_pandas
+import pandas as pd
+from great_expectations.core.run_identifier import RunIdentifier
+from great_expectations.data_context.types.base import DataContextConfig, ProgressBarsConfig
+from great_expectations.data_context.types.resource_identifiers import (
+    ExpectationSuiteIdentifier,
+    ValidationResultIdentifier,
+)
+from great_expectations.expectations.expectation import Expectation as _Expectation
+
+from panro.gate.expectations import forget_parsed  # (importing it registers the panro expectations)
+from panro.settings import DataDirs
+
+# GX fingerprints every in-memory DataFrame below 1 GB with an md5 over pandas' row hashes: 0.6 s per
+# million rows, for a batch marker nobody reads. The gate validates frames it built itself; skip it.
+_gx_pandas.HASH_THRESHOLD = 0
+GX_VERSION = gx.__version__
+
+# GX applies an expectation's row condition (`df.query`) again for each of the 5-6 metrics it computes —
+# every time a full copy of the frame. Within one validation the same frame and condition give the same
+# rows: keep the first result (per thread: feeds are validated in parallel, one feed per thread).
+_filtered = threading.local()
+_apply_row_condition = _gx_pandas.PandasExecutionEngine._apply_row_condition_filter
+
+
+def _apply_row_condition_once(self: Any, data: pd.DataFrame, row_condition: Any, domain_kwargs: dict) -> Any:
+    cache = _filtered.__dict__.setdefault("cache", {})
+    key = (id(data), repr(row_condition), domain_kwargs.get("condition_parser"))
+    hit = cache.get(key)
+    if hit is not None and hit[0] is data:
+        return hit[1]
+    rows = _apply_row_condition(self, data, row_condition, domain_kwargs)
+    cache[key] = (data, rows)
+    return rows
+
+
+
+# GX 1.24 rebuilds an expectation's pydantic configuration once per domain and success kwarg
+# (`{key: self.configuration.kwargs.get(key, …) for key in self.domain_keys}`), some 80 times per
+# expectation and validation: a third of a small feed's audit. The same code with the configuration
+# built once per call.
+def _get_domain_kwargs(self: Any) -> dict[str, Any]:
+    kwargs = self.configuration.kwargs
+    return {key: kwargs.get(key, self._get_default_value(key)) for key in self.domain_keys}
+
+
+def _get_success_kwargs(self: Any) -> dict[str, Any]:
+    kwargs = self.configuration.kwargs
+    success = {key: kwargs.get(key, self._get_default_value(key)) for key in self.success_keys}
+    success.update({key: kwargs.get(key, self._get_default_value(key)) for key in self.domain_keys})
+    return success
+
+
+if GX_VERSION.startswith("1.24."):   # the pinned version whose code these mirror; others run unpatched
+    _gx_pandas.PandasExecutionEngine._apply_row_condition_filter = _apply_row_condition_once
+    _Expectation._get_domain_kwargs = _get_domain_kwargs
+    _Expectation._get_success_kwargs = _get_success_kwargs
+
+RESULT_FORMAT: dict[str, Any] = {
+    "result_format": "COMPLETE",
+    "partial_unexpected_count": 20,
+    "return_unexpected_index_query": False,
+}
+_BULKY = ("unexpected_list", "unexpected_index_list", "partial_unexpected_index_list", "unexpected_index_query",
+          "unexpected_rows")
+DOCS_SITE = "panro"
+
+
+def docs_dir(dirs: DataDirs) -> Path:
+    return dirs.reports / "data_docs"
+
+
+def _config(dirs: DataDirs) -> DataContextConfig:
+    memory = {"class_name": "InMemoryStoreBackend"}
+    return DataContextConfig(
+        stores={
+            "expectations_store": {"class_name": "ExpectationsStore", "store_backend": memory},
+            "validation_results_store": {
+                "class_name": "ValidationResultsStore",
+                "store_backend": {"class_name": "TupleFilesystemStoreBackend",
+                                  "base_directory": str(dirs.state / "gx_validations")},
+            },
+            "checkpoint_store": {"class_name": "CheckpointStore", "store_backend": memory},
+            "validation_definition_store": {"class_name": "ValidationDefinitionStore", "store_backend": memory},
+        },
+        expectations_store_name="expectations_store",
+        validation_results_store_name="validation_results_store",
+        checkpoint_store_name="checkpoint_store",
+        data_docs_sites={
+            DOCS_SITE: {
+                "class_name": "SiteBuilder",
+                "show_how_to_buttons": False,
+                "store_backend": {"class_name": "TupleFilesystemStoreBackend",
+                                  "base_directory": str(docs_dir(dirs))},
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder", "validation_results_limit": 400},
+            }
+        },
+        analytics_enabled=False,
+        progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
+    )
+
+
+class GxRun:
+    """One gate run's GX context: suites, validations, and the Data Docs built at the end."""
+
+    def __init__(self, dirs: DataDirs, run_id: str, *, keep_results: bool = True) -> None:
+        self.dirs, self.keep_results = dirs, keep_results
+        self.run_id = RunIdentifier(run_name=run_id, run_time=dt.datetime.now(dt.UTC))
+        self.context = gx.get_context(mode="ephemeral", project_config=_config(dirs))
+        self._assets: dict[str, Any] = {}
+        self._lock = threading.RLock()   # feeds are validated in parallel threads; the context is shared
+        self._suites: dict[str, Any] = {}
+        self._stored: list[Any] = []
+
+    def suite(self, name: str, items: list[dict[str, Any]]) -> tuple[Any, dict[str, int]]:
+        """The GX suite `name` (added once per run) and a map expectation id → position in `items`."""
+        with self._lock:
+            if name not in self._suites:
+                suite = self.context.suites.add(gx.ExpectationSuite(name=name,
+                                                                    expectations=[dict(i) for i in items]))
+                ids = {str(e.id): n for n, e in enumerate(suite.expectations)}
+                self._suites[name] = (suite, ids)
+            return self._suites[name]
+
+    def validate(self, suite: Any, frame: pd.DataFrame, *, asset: str, label: str) -> Any:
+        """Validate a frame. Each asset gets a pandas data source of its own — an execution engine keeps
+        one active batch, so validations running in parallel threads must not share one."""
+        with self._lock:
+            if asset not in self._assets:
+                source = self.context.data_sources.add_pandas(f"panro-{asset}")
+                self._assets[asset] = source.add_dataframe_asset(asset).add_batch_definition_whole_dataframe("all")
+            definition = self._assets[asset]
+        batch = definition.get_batch(batch_parameters={"dataframe": frame})
+        try:
+            return batch.validate(suite, result_format=RESULT_FORMAT)
+        finally:
+            forget_parsed()
+            _filtered.__dict__.pop("cache", None)
+
+    def store(self, suite_name: str, label: str, result: Any, pii_columns: list[str]) -> None:
+        """Keep a stripped copy of a result for the Data Docs (no index lists, no personal data)."""
+        if not self.keep_results:
+            return
+        for r in result.results:
+            for key in _BULKY:
+                r.result.pop(key, None)
+            kwargs = r.expectation_config.kwargs
+            domain = {kwargs.get("column"), kwargs.get("column_A"), kwargs.get("column_B"),
+                      *(kwargs.get("column_list") or [])}
+            if domain & set(pii_columns):
+                for key in ("partial_unexpected_list", "partial_unexpected_counts"):
+                    r.result.pop(key, None)
+        key = ValidationResultIdentifier(
+            expectation_suite_identifier=ExpectationSuiteIdentifier(name=suite_name),
+            run_id=self.run_id, batch_identifier=label)
+        with self._lock:
+            self.context.validation_results_store.set(key, result)
+            self._stored.append(key)
+
+    def build_docs(self) -> Path | None:
+        """Render this run's suites and results (once per run) and the site index."""
+        if not self._stored:
+            return None
+        ids = [ExpectationSuiteIdentifier(name=n) for n in self._suites] + self._stored
+        self.context.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=ids)
+        return docs_dir(self.dirs) / "index.html"

@@ -1,0 +1,112 @@
+"""The published zone's state: which audited version of each delivered file is visible downstream.
+
+`published_state` lists, per feed, every file in `published/` with the batch it holds (the ledger's
+`published` version), its rows and business date, and a fingerprint of the whole zone that changes
+exactly when a batch is published, superseded or released — what the transform step can key on to
+know whether anything new is visible. `problems` names every disagreement between zone and ledger
+(a published batch without its file, a file no published batch explains, two published versions of a
+file, row counts that differ); an empty list is the write-audit-publish invariant holding.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+
+import pyarrow.parquet as pq
+
+from panro.batches import SCHEMA_FILE, published_dir, published_path
+from panro.contracts import FeedContract, load_contracts
+from panro.ledger import Ledger
+from panro.settings import DataDirs
+
+
+@dataclass(frozen=True)
+class PublishedFile:
+    partner: str
+    feed: str
+    file_name: str
+    batch_id: str
+    business_date: dt.date | None
+    rows: int
+    path: str
+
+
+@dataclass
+class PublishedState:
+    files: list[PublishedFile] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def fingerprint(self) -> str:
+        text = "\n".join(sorted(f.batch_id for f in self.files))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+    @property
+    def rows(self) -> int:
+        return sum(f.rows for f in self.files)
+
+    def feed(self, name: str) -> list[PublishedFile]:
+        """The files of `partner/feed`, by business date."""
+        return sorted((f for f in self.files if f"{f.partner}/{f.feed}" == name),
+                      key=lambda f: (f.business_date or dt.date.min, f.file_name))
+
+    def batch_ids(self) -> set[str]:
+        return {f.batch_id for f in self.files}
+
+
+def _held_batch(meta: pq.FileMetaData) -> str:
+    """The batch a published file holds: its key-value metadata, else the `_batch_id` column's statistics
+    (a file published as a copy of its raw file carries no metadata of ours)."""
+    held = (meta.metadata or {}).get(b"panro.batch_id", b"").decode()
+    if held or meta.num_row_groups == 0 or meta.num_rows == 0:
+        return held
+    names = [meta.schema.column(i).name for i in range(meta.num_columns)]
+    if "_batch_id" not in names:
+        return ""
+    stats = meta.row_group(0).column(names.index("_batch_id")).statistics
+    if stats is None or not stats.has_min_max or stats.min != stats.max:
+        return ""
+    value = stats.min
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def published_state(dirs: DataDirs, ledger: Ledger, contracts: tuple[FeedContract, ...] | None = None,
+                    *, check_files: bool = True) -> PublishedState:
+    """The published zone as the ledger and the files agree (or not: see `problems`)."""
+    state = PublishedState()
+    for contract in contracts or load_contracts():
+        live = ledger.batches(partner=contract.partner, feed=contract.feed, status="published")
+        by_file: dict[str, list] = {}
+        for b in live:
+            by_file.setdefault(b.file_name, []).append(b)
+        for name, versions in sorted(by_file.items()):
+            if len(versions) > 1:
+                state.problems.append(f"{contract.name} {name}: {len(versions)} published versions")
+            b = versions[-1]
+            path = published_path(dirs, contract, name)
+            rows = int(b.rows_published or 0)
+            if check_files:
+                if not path.exists():
+                    state.problems.append(f"{contract.name} {name}: published in the ledger, no file {path}")
+                    continue
+                meta = pq.read_metadata(path)
+                held = _held_batch(meta)
+                if held and held != b.batch_id:
+                    state.problems.append(f"{contract.name} {name}: the file holds {held}, the ledger says "
+                                          f"{b.batch_id}")
+                if meta.num_rows != rows:
+                    state.problems.append(f"{contract.name} {name}: {meta.num_rows} rows in the file, "
+                                          f"{rows} in the ledger")
+            state.files.append(PublishedFile(contract.partner, contract.feed, name, b.batch_id, b.business_date,
+                                             rows, str(path)))
+        if check_files:
+            folder = published_dir(dirs, contract)
+            if folder.exists():
+                for p in sorted(folder.glob("*.parquet")):
+                    name = p.name.removesuffix(".parquet")
+                    if p.name != SCHEMA_FILE and name not in by_file:
+                        state.problems.append(f"{contract.name}: {p.name} is in the published zone but no "
+                                              "published batch explains it")
+    return state

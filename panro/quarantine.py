@@ -1,0 +1,337 @@
+"""What the gate held back, and putting it through again: `panro quarantine list | show ID | release ID`.
+
+Every batch the gate holds — or publishes without some rejected rows — gets a folder
+`<data>/quarantine/<id>/`, where `<id>` is `<file name>@<checksum12>` (the batch id without
+partner/feed; any unique prefix, or the full batch id, is accepted too):
+
+| file | holds |
+| --- | --- |
+| `batch.json` | the manifest: batch, status, rows, reasons, warnings, and the release history (who, when, why) |
+| `reasons.txt` | one short human-readable line per failed expectation: partner, file, rule, count, samples |
+| `validation.json` | the batch's validation result (every expectation of the suite, this batch's counts) |
+| `rejected_rows.parquet` | rows a row rule failed, with their `_reasons` |
+| `batch.parquet` | a copy of the held batch |
+
+Personal-data columns (대표자명, 연락처: `pii` in the contract) are masked (`***`) in every one of these
+files; sample values in reasons never show them. The raw zone keeps the batch as delivered, and a
+release reads it from there.
+
+Statuses in `batch.json`: `held` (quarantined: not published), `rows_rejected` (published without
+the rejected rows), `released` (re-audited and published), `accepted` (published as-is by a person),
+`superseded` (a newer version of the same file was published).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+import uuid
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from panro.batches import published_path, raw_schema, write_parquet_atomic
+from panro.contracts import FeedContract, contract_for
+from panro.ledger import Batch, Ledger, now_utc
+from panro.settings import DataDirs
+
+MANIFEST_FILE = "batch.json"
+REASONS_FILE = "reasons.txt"
+VALIDATION_FILE = "validation.json"
+REJECTED_FILE = "rejected_rows.parquet"
+BATCH_FILE = "batch.parquet"
+HELD = "held"
+
+
+class QuarantineError(ValueError):
+    """An id that names no quarantined batch, or a release that cannot be done."""
+
+
+# -- layout (written by the gate) ------------------------------------------------------------------
+
+def quarantine_id(batch: Batch) -> str:
+    """`<file name>@<checksum12>`: short, typeable, unique per delivered file version."""
+    return f"{batch.file_name}@{batch.checksum[:12]}"
+
+
+def folder(dirs: DataDirs, qid: str) -> Path:
+    return dirs.quarantine / qid
+
+
+def write_json(path: Path, doc: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_manifest(where: Path) -> dict[str, Any]:
+    path = where / MANIFEST_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def _reasons_text(m: dict[str, Any]) -> str:
+    delivered, failing = m.get("rows_delivered", 0), m.get("rows_rejected", 0)
+    rows = (f"{delivered:,} rows delivered, all held ({failing:,} fail a row rule)" if m["status"] == HELD
+            else f"{delivered:,} rows delivered, {failing:,} rejected")
+    head = (f"{m['partner']}/{m['feed']} {m['file_name']} (business date {m.get('business_date')}) — "
+            f"{m['status']}: {rows}")
+    lines = [head, f"batch {m['batch_id']}", ""]
+    lines += [f"- {r}" for r in m.get("reasons", [])] or ["- (no failed critical expectation)"]
+    if m.get("warnings"):
+        lines += ["", "warnings:"] + [f"- {w}" for w in m["warnings"]]
+    for h in m.get("history", []):
+        lines.append(f"* {h.get('at')} {h.get('action')} by {h.get('who')}: {h.get('reason')}"
+                     + (f" → {h['outcome']}" if h.get("outcome") else ""))
+    return "\n".join(lines) + "\n"
+
+
+def write_manifest(where: Path, manifest: dict[str, Any]) -> None:
+    write_json(where / MANIFEST_FILE, manifest)
+    (where / REASONS_FILE).write_text(_reasons_text(manifest), encoding="utf-8")
+
+
+def _log(where: Path, status: str, entry: dict[str, Any]) -> dict[str, Any]:
+    m = read_manifest(where)
+    m["status"] = status
+    m.setdefault("history", []).append({"at": now_utc().isoformat(), **entry})
+    write_manifest(where, m)
+    return m
+
+
+def mark_superseded(dirs: DataDirs, old: Batch, *, by: str) -> None:
+    """A newer version of the file was published: the old version's folder is no longer held."""
+    where = folder(dirs, quarantine_id(old))
+    if (where / MANIFEST_FILE).exists():
+        _log(where, "superseded", {"action": "superseded", "who": "gate", "reason": f"replaced by {by}"})
+
+
+def conform(table: pa.Table, contract: FeedContract) -> pa.Table:
+    """Rows in the published schema: the contract's columns (missing ones NULL), lineage, contract order."""
+    schema = _schema(contract)
+    if table.schema.remove_metadata() == schema:
+        return table
+    columns = []
+    for f in schema:
+        if f.name in table.column_names:
+            col = table.column(f.name)
+            try:
+                columns.append(col if col.type == f.type else pc.cast(col, f.type))
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
+                raise QuarantineError(f"column {f.name!r} cannot be read as {f.type}: {e}") from None
+        else:
+            columns.append(pa.nulls(table.num_rows, f.type))
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+@lru_cache(maxsize=64)
+def _schema(contract: FeedContract) -> pa.Schema:
+    return raw_schema(contract)
+
+
+# -- the commands ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Entry:
+    id: str
+    batch_id: str
+    partner: str
+    feed: str
+    file_name: str
+    business_date: str | None
+    status: str
+    rows_delivered: int
+    rows_rejected: int
+    decided_at: str | None
+    reason: str          # the first reason
+
+    @classmethod
+    def of(cls, m: dict[str, Any]) -> Entry:
+        return cls(id=m["id"], batch_id=m["batch_id"], partner=m["partner"], feed=m["feed"],
+                   file_name=m["file_name"], business_date=m.get("business_date"), status=m["status"],
+                   rows_delivered=int(m.get("rows_delivered") or 0), rows_rejected=int(m.get("rows_rejected") or 0),
+                   decided_at=m.get("decided_at"), reason=(m.get("reasons") or [""])[0])
+
+    def line(self) -> str:
+        return (f"{self.id}  {self.partner}/{self.feed}  {self.business_date}  {self.status}  "
+                f"{self.rows_delivered:,} rows  {self.reason}")
+
+
+def _manifests(dirs: DataDirs) -> list[dict[str, Any]]:
+    if not dirs.quarantine.exists():
+        return []
+    found = [read_manifest(p) for p in sorted(dirs.quarantine.iterdir()) if (p / MANIFEST_FILE).exists()]
+    return [m for m in found if m]
+
+
+def list_quarantined(dirs: DataDirs, *, include_all: bool = False) -> list[Entry]:
+    """The held batches (oldest business date first); `include_all` adds rejected-row and resolved folders."""
+    entries = [Entry.of(m) for m in _manifests(dirs) if include_all or m.get("status") == HELD]
+    return sorted(entries, key=lambda e: (e.business_date or "", e.partner, e.feed, e.file_name, e.id))
+
+
+def resolve(dirs: DataDirs, ident: str) -> Entry:
+    """The entry an id names: the folder name, a unique prefix of it, or the full batch id."""
+    ident = ident.strip()
+    entries = [Entry.of(m) for m in _manifests(dirs)]
+    exact = [e for e in entries if ident in (e.id, e.batch_id)]
+    if exact:
+        return exact[0]
+    found = [e for e in entries if e.id.startswith(ident) or e.id.split("@")[-1].startswith(ident)]
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise QuarantineError(f"no quarantined batch {ident!r} (see `panro quarantine list`)")
+    raise QuarantineError(f"{ident!r} is ambiguous: {', '.join(e.id for e in found[:5])}")
+
+
+@dataclass(frozen=True)
+class Detail:
+    entry: Entry
+    folder: Path
+    manifest: dict[str, Any]
+    rejected_rows: int
+
+    def text(self) -> str:
+        files = ", ".join(sorted(p.name for p in self.folder.iterdir() if not p.name.startswith(".")))
+        return (_reasons_text(self.manifest) + f"\nfolder {self.folder}\nfiles: {files}\n"
+                + (f"rejected rows: {self.rejected_rows:,} ({REJECTED_FILE}, with _reasons)\n"
+                   if self.rejected_rows else ""))
+
+
+def show(dirs: DataDirs, ident: str) -> Detail:
+    entry = resolve(dirs, ident)
+    where = folder(dirs, entry.id)
+    rejected = pq.read_metadata(where / REJECTED_FILE).num_rows if (where / REJECTED_FILE).exists() else 0
+    return Detail(entry, where, read_manifest(where), rejected)
+
+
+@dataclass(frozen=True)
+class Release:
+    id: str
+    batch_id: str
+    action: str            # accepted | re-audited
+    outcome: str           # published | published_with_rejections | quarantined
+    rows_published: int
+    rows_rejected: int
+    reasons: list[str]
+
+
+def release(dirs: DataDirs, ident: str, *, accept: bool, reason: str, who: str, ledger: Ledger | None = None,
+            contracts: tuple[FeedContract, ...] | None = None, today: dt.date | None = None) -> Release:
+    """Put a held batch through again.
+
+    accept=False: audit it again with the current contract and suite (after they were fixed); it is
+    published, published without rejected rows, or held again. accept=True: publish every row as
+    delivered, on `who`'s word, recording `reason` (required; optional for a re-audit). Either way the
+    folder's history records who and why, and a published release supersedes the file's older versions.
+    A batch whose file has a newer published version cannot be released (that would roll it back).
+    """
+    if accept and (not reason or not reason.strip()):
+        raise QuarantineError("accepting a batch as-is needs a reason (it is recorded with who accepted it)")
+    if not who or not who.strip():
+        raise QuarantineError("a release needs the name of who releases it")
+    entry = resolve(dirs, ident)
+    if entry.status != HELD:
+        raise QuarantineError(f"{entry.id} is not held (status {entry.status})")
+    own = ledger is None
+    led = ledger or Ledger(dirs.ledger_path)
+    try:
+        return _release(dirs, led, entry, accept=accept, reason=(reason or "").strip() or "re-audit requested",
+                        who=who.strip(),
+                        contracts=contracts, today=today)
+    finally:
+        if own:
+            led.close()
+
+
+def _release(dirs: DataDirs, ledger: Ledger, entry: Entry, *, accept: bool, reason: str, who: str,
+             contracts: tuple[FeedContract, ...] | None, today: dt.date | None) -> Release:
+    batch = ledger.get(entry.batch_id)
+    if batch is None or batch.status != "quarantined":
+        raise QuarantineError(f"{entry.batch_id} is not quarantined in the ledger "
+                              f"({batch.status if batch else 'unknown'})")
+    live = ledger.published_version(batch.partner, batch.feed, batch.file_name)
+    if live is not None and live.seen_at > batch.seen_at:
+        raise QuarantineError(f"a newer version of {batch.file_name} is published ({live.batch_id}); "
+                              "releasing this one would roll it back")
+    where = folder(dirs, entry.id)
+    if not accept:
+        from panro.gate.wap import audit
+
+        ledger.update(batch.batch_id, status="extracted")
+        stamp = now_utc().strftime("%Y%m%dT%H%M%S")
+        report = audit(dirs, ledger, run_id=f"release-{stamp}-{batch.checksum[:8]}", contracts=contracts,
+                       batch_ids=[batch.batch_id], decided_by=who, reason=f"released by {who}: {reason}",
+                       today=today)
+        out = report.batches[0]
+        status = {"quarantined": HELD, "published": "released",
+                  "published_with_rejections": "rows_rejected"}[out.outcome]
+        _log(where, status, {"action": "re-audit", "who": who, "reason": reason, "outcome": out.outcome})
+        return Release(entry.id, batch.batch_id, "re-audited", out.outcome, out.rows_published, out.rows_rejected,
+                       out.reasons)
+    contract = next((c for c in contracts if c.name == batch.feed_name), None) if contracts \
+        else contract_for(batch.feed_name)
+    if contract is None:
+        raise QuarantineError(f"no contract for {batch.feed_name}")
+    if not batch.raw_path or not Path(batch.raw_path).exists():
+        raise QuarantineError(f"the raw batch {batch.raw_path} is gone; ask the partner for a re-delivery")
+    table = conform(pq.read_table(batch.raw_path), contract)
+    write_parquet_atomic(table.replace_schema_metadata({"panro.batch_id": batch.batch_id}),
+                         published_path(dirs, contract, batch.file_name))
+    updates: list[tuple[str, dict[str, object]]] = [(batch.batch_id, {
+        "status": "published", "rows_delivered": table.num_rows, "rows_published": table.num_rows,
+        "rows_rejected": 0, "decided_at": now_utc(), "decided_by": who,
+        "reason": f"accepted as-is by {who}: {reason}"})]
+    for old in ledger.versions(batch.partner, batch.feed, batch.file_name):
+        if old.batch_id != batch.batch_id and old.status in ("published", "quarantined"):
+            updates.append((old.batch_id, {"status": "superseded"}))
+            mark_superseded(dirs, old, by=batch.batch_id)
+    ledger.update_many(updates)
+    _log(where, "accepted", {"action": "accept", "who": who, "reason": reason, "outcome": "published"})
+    return Release(entry.id, batch.batch_id, "accepted", "published", table.num_rows, 0, [])
+
+
+# -- the command line (`panro quarantine …`; exit 0 done, 1 error, 2 still held) ----------------------
+
+def cli_list(dirs: DataDirs, *, include_all: bool = False) -> int:
+    entries = list_quarantined(dirs, include_all=include_all)
+    if not entries:
+        print("nothing is held back")
+        return 0
+    width = max(len(e.id) for e in entries)
+    print(f"{'id':{width}} {'feed':26} {'date':10} {'status':13} {'rows':>9}  reason")
+    for e in entries:
+        reason = e.reason.split(" — ", 1)[-1]
+        print(f"{e.id:{width}} {e.partner + '/' + e.feed:26} {e.business_date or '':10} {e.status:13} "
+              f"{e.rows_delivered:>9,}  {reason[:120]}")
+    return 0
+
+
+def cli_show(dirs: DataDirs, ident: str) -> int:
+    try:
+        print(show(dirs, ident).text(), end="")
+    except QuarantineError as e:
+        print(f"panro: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cli_release(dirs: DataDirs, ident: str, *, accept: bool, reason: str, who: str) -> int:
+    try:
+        done = release(dirs, ident, accept=accept, reason=reason, who=who)
+    except QuarantineError as e:
+        print(f"panro: {e}", file=sys.stderr)
+        return 1
+    print(f"{done.id}: {done.action} → {done.outcome} ({done.rows_published:,} rows published, "
+          f"{done.rows_rejected:,} rejected)")
+    for r in done.reasons:
+        print(f"  {r}")
+    return 2 if done.outcome == "quarantined" else 0

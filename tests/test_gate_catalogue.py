@@ -1,0 +1,299 @@
+"""A catalogue of bad partner data and what the gate does with each (issue 3).
+
+Every case is one hand-built raw batch (one delivered file) with one defect. All cases are written
+into one data directory and audited in ONE gate run — so they also show that batches of the same feed,
+validated together in one GX validation, are told apart, and that one partner's bad file does not stop
+another's. Each case states the documented outcome, the rule families that fail critically (exactly),
+the warnings it must raise, a piece of the human-readable reason, and the rows rejected; every case
+must reconcile (delivered = published + rejected + quarantined) and lose nothing on disk.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from panro import quarantine as q
+from panro.batches import published_path
+from panro.contracts import contract_for
+from panro.gate import audit
+from panro.ledger import Ledger
+from panro.settings import DataDirs
+from tests.support.raw import KST, clean_rows, invalid_brn, write_batch
+
+TODAY = dt.date(2023, 8, 1)          # the gate's "today" (KST) for this run
+Rows = list[dict[str, Any]]
+
+
+def _set(n: int, col: str, value: Any, *, at: tuple[int, ...] = (7,)) -> Callable[[Rows], Rows]:
+    def change(rows: Rows) -> Rows:
+        for i in at:
+            rows[i][col] = value(rows[i]) if callable(value) else value
+        return rows
+    return change
+
+
+def _all(col: str, value: Callable[[Any], Any]) -> Callable[[Rows], Rows]:
+    def change(rows: Rows) -> Rows:
+        for r in rows:
+            r[col] = value(r[col])
+        return rows
+    return change
+
+
+def _flip(value: str) -> str:
+    """The same BRN with its check digit off by one."""
+    return value[:-1] + str((int(value[-1]) + 1) % 10)
+
+
+def _garbled(text: str) -> str:
+    """CP949 bytes read as if they were UTF-8: what a wrongly decoded Korean export looks like."""
+    return text.encode("cp949").decode("utf-8", errors="replace")
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    feed: str
+    what: str
+    outcome: str                                   # published | published_with_rejections | quarantined
+    rules: frozenset[str] = frozenset()            # critical rule families that fail — exactly these
+    warns: frozenset[str] = frozenset()            # warning rule families that must be raised
+    reason: str = ""                               # appears in the reasons (or warnings)
+    rejected: int = 0                              # rows rejected when published_with_rejections
+    n: int = 200
+    change: Callable[[Rows], Rows] | None = None
+    write: dict[str, Any] = field(default_factory=dict)   # write_batch options: rename / drop / extra_columns
+    day: dt.date | None = None                     # the file's business date (default: one per case)
+
+
+def _c(id: str, feed: str, what: str, outcome: str, rules: set[str] | None = None, warns: set[str] | None = None,
+       **kw: Any) -> Case:
+    return Case(id, feed, what, outcome, frozenset(rules or ()), frozenset(warns or ()), **kw)
+
+
+P, R, Q = "published", "published_with_rejections", "quarantined"
+CASES = [
+    # -- schema drift: the whole file is held ------------------------------------------------------
+    _c("renamed_column", "kt/kdeal_orders", "주문금액 arrives as '주문 금액'", Q, {"schema"},
+       reason="missing ['주문금액'], unexpected ['주문 금액']", write={"rename": {"주문금액": "주문 금액"}}),
+    _c("missing_column", "yogiyo/orders", "delivery_fee_krw is not in the file", Q, {"schema"},
+       reason="missing ['delivery_fee_krw']", write={"drop": ["delivery_fee_krw"]}),
+    _c("extra_column", "zigzag/coupons", "an unannounced column 'memo'", Q, {"schema"},
+       reason="unexpected ['memo']", write={"extra_columns": {"memo": "x"}}),
+    _c("column_of_another_type", "zigzag/sales", "gmv_krw delivered as text ('30000')", Q, {"schema"},
+       reason="gmv_krw is string, the contract says int64", n=100,
+       change=_all("gmv_krw", str), write={"raw_types": {"gmv_krw": pa.string()}}),
+    # -- encoding ----------------------------------------------------------------------------------
+    _c("cp949_garbled_enum", "kt/kdeal_orders", "CP949 text decoded as UTF-8: 주문상태 is garbage in every row",
+       Q, {"enum"}, reason="주문상태 is not one of 결제완료, 취소", change=_all("주문상태", _garbled)),
+    _c("cp949_garbled_region", "kt/kdeal_stores", "CP949 text decoded as UTF-8: 시도 is garbage in every row",
+       Q, {"region"}, reason="시도 is not a known 시도 name", change=_all("시도", _garbled)),
+    # -- keys --------------------------------------------------------------------------------------
+    _c("duplicate_key_under_tolerance", "kakao/talkchannel", "one event_id twice (2 of 300 rows)", R, {"key"},
+       reason="the key (event_id) is not unique", rejected=2, n=300,
+       change=_set(0, "event_id", lambda r: "EV-DUP", at=(10, 11))),
+    _c("file_rows_doubled", "zigzag/sales", "every row of the day twice in the file", Q, {"key"},
+       reason="(store_id, sales_date) is not unique", n=100, change=lambda rows: rows + [dict(r) for r in rows]),
+    # -- BRN ---------------------------------------------------------------------------------------
+    _c("invalid_brn_under_tolerance", "yogiyo/orders", "one check digit wrong (1 of 200)", R, {"brn"},
+       reason=f"biz_reg_no is not a valid 사업자등록번호 (10 digits, bare or dashed, check digit) — 1 of 200 rows — "
+              f"e.g. row 8: '{invalid_brn(7)}'", rejected=1, change=_set(0, "biz_reg_no", invalid_brn(7))),
+    _c("invalid_brn_over_tolerance", "skplanet/okcashback_promo", "10 of 200 BRNs fail the check digit", Q, {"brn"},
+       reason="row rules reject 10 of 200 rows (5.0%), above the tolerance of 1%",
+       change=_set(0, "biz_reg_no", lambda r: _flip(r["biz_reg_no"]), at=tuple(range(10)))),
+    _c("invalid_brn_optional_column", "baemin/edu_enrollments",
+       "a learner's optional BRN fails the check digit: kept (the learner counts), reported", P, set(), {"brn"},
+       reason="biz_reg_no is not a valid 사업자등록번호", n=300, change=_set(0, "biz_reg_no", "123-45-67890", at=(1,))),
+    # -- regions, enums, codes ---------------------------------------------------------------------
+    _c("unknown_region", "kakao/talkchannel", "sido 'Mars' (1 of 200)", R, {"region"},
+       reason="sido is not a known 시도 name (region_variants seed) — 1 of 200 rows — e.g. row 8: 'Mars'",
+       rejected=1, change=_set(0, "sido", "Mars")),
+    _c("unknown_sigungu_prefix", "baemin/delivery_stats", "sigungu_code 99110 (no 시도 99)", R, {"region"},
+       reason="sigungu_code does not start with a 시도 code", rejected=1, change=_set(0, "sigungu_code", "99110")),
+    _c("unknown_enum", "zigzag/support", "지원항목 '기타지원' is not in the contract", R, {"enum"},
+       reason="지원항목 is not one of", rejected=1, change=_set(0, "지원항목", "기타지원")),
+    # -- money, counts, numbers --------------------------------------------------------------------
+    _c("negative_amount_text", "kt/kdeal_orders", "주문금액 '-12,000' (1 of 150)", R, {"non_negative"},
+       reason="주문금액 is negative — 1 of 150 rows — e.g. row 8: '-12,000'", rejected=1, n=150,
+       change=_set(0, "주문금액", "-12,000")),
+    _c("negative_amount_int_over_tolerance", "zigzag/sales", "gmv_krw −5 in 10 of 100 rows", Q, {"non_negative"},
+       reason="gmv_krw is negative", n=100, change=_set(0, "gmv_krw", -5, at=tuple(range(10)))),
+    _c("malformed_money", "yogiyo/orders", "gross_sales_krw '18.000원'", R, {"type"},
+       reason="gross_sales_krw is not a whole KRW amount", rejected=1, change=_set(0, "gross_sales_krw", "18.000원")),
+    _c("rating_out_of_range", "baemin/edu_enrollments", "satisfaction 7.5 on a 1.0-5.0 scale", R, {"range"},
+       reason="satisfaction is outside 1.0–5.0", rejected=1, n=300, change=_set(0, "satisfaction", "7.5", at=(3,))),
+    # -- dates -------------------------------------------------------------------------------------
+    _c("unparseable_timestamp", "kakao/talkchannel", "occurred_at '2023/06/05 12:00'", R, {"type"},
+       reason="occurred_at does not parse as ISO-8601 with offset", rejected=1,
+       change=_set(0, "occurred_at", "2023/06/05 12:00")),
+    _c("future_event", "yogiyo/coupons", "an event_ts the day after the file's date (1 of 200)", R, {"window"},
+       reason="event_ts (KST date) is outside D−0 … D of the file's business date D or in the future", rejected=1,
+       change=_set(0, "event_ts", lambda r: r["event_ts"] + 86_400_000)),
+    _c("future_file", "kakao/talkchannel", "a file dated after today", Q, {"future"},
+       reason="the file's business date lies in the future", day=dt.date(2023, 8, 3)),
+    _c("old_paid_order", "kt/kdeal_orders", "a paid (결제완료) order line from 10 days before D", R, {"window"},
+       reason="a paid (결제완료) line whose 주문일시 is outside D−3 … D", rejected=1, n=150,
+       change=_set(0, "주문일시", lambda r: "2023-05-20 10:00:00")),
+    _c("seconds_not_milliseconds", "yogiyo/coupons", "event_ts in epoch seconds in every row", Q, {"type"},
+       reason="event_ts does not parse as epoch milliseconds", change=_all("event_ts", lambda v: v // 1000)),
+    # -- cross-field -------------------------------------------------------------------------------
+    _c("redemption_without_order", "yogiyo/coupons", "a redeemed event without order_id", R, {"cross_field"},
+       reason="a redeemed coupon event without order_id", rejected=1, change=_set(0, "order_id", None, at=(5,))),
+    _c("used_before_issued", "zigzag/coupons", "used_at before issued_at (1 of 150)", R, {"cross_field"},
+       reason="used_at is before issued_at", rejected=1, n=150,
+       change=_set(0, "issued_at", lambda r: r["used_at"].replace("12:30", "23:59"), at=(3,))),
+    _c("completed_before_enrolled", "baemin/edu_enrollments", "completed_at before enrolled_at", R, {"cross_field"},
+       reason="completed_at is before enrolled_at", rejected=1, n=300,
+       change=_set(0, "enrolled_at", lambda r: r["completed_at"][:10] + " 23:59:59", at=(6,))),
+    _c("rating_without_completion", "baemin/edu_enrollments", "satisfaction on an enrollment not completed",
+       R, {"cross_field"}, reason="a satisfaction rating without completion", rejected=1, n=300,
+       change=_set(0, "satisfaction", "4.0", at=(1,))),
+    _c("required_missing", "yogiyo/support", "merchant_name missing", R, {"required"},
+       reason="merchant_name is missing (required)", rejected=1, change=_set(0, "merchant_name", None)),
+    _c("malformed_extras", "yogiyo/support", "an extra of an unknown type 'banner'", R, {"format"},
+       reason="extras is not a list of", rejected=1, change=_set(0, "extras", '[{"type": "banner"}]', at=(4,))),
+    # -- empty files and volume --------------------------------------------------------------------
+    _c("empty_event_file", "yogiyo/orders", "header only: no orders that day", P, set(), {"empty"},
+       reason="the file has no rows", n=0),
+    _c("empty_snapshot", "kt/kdeal_stores", "an empty full snapshot", Q, {"empty"},
+       reason="the file has no rows (an empty full snapshot)", n=0),
+    _c("snapshot_half_missing", "kt/kdeal_stores", "half the stores missing from the snapshot", P, set(),
+       {"volume"}, reason="100 rows vs a recent median of 200 (0.50×)", n=100),
+]
+SNAPSHOT_HISTORY = 7   # clean K-deal snapshots of 200 stores before the cases
+
+
+@dataclass
+class Run:
+    dirs: DataDirs
+    report: Any
+    days: dict[str, dt.date]
+    delivered: dict[str, int]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    dirs = DataDirs.from_env(tmp_path_factory.mktemp("catalogue") / "data")
+    days, delivered = {}, {}
+    with Ledger(dirs.ledger_path) as ledger:
+        first = dt.date(2023, 6, 1)
+        for i in range(SNAPSHOT_HISTORY):
+            write_batch(dirs, ledger, "kt/kdeal_stores", clean_rows("kt/kdeal_stores", 200, first + dt.timedelta(i)),
+                        day=first + dt.timedelta(i))
+        for i, case in enumerate(CASES):
+            day = case.day or first + dt.timedelta(days=SNAPSHOT_HISTORY + i)
+            rows = clean_rows(case.feed, 200 if case.feed == "kt/kdeal_stores" and case.n else case.n, day)
+            if case.id == "snapshot_half_missing":
+                rows = rows[: case.n]
+            if case.change:
+                rows = case.change(rows)
+            write_batch(dirs, ledger, case.feed, rows, day=day, **case.write)
+            days[case.id], delivered[case.id] = day, len(rows)
+        report = audit(dirs, ledger, run_id="catalogue", today=TODAY)
+    return Run(dirs, report, days, delivered)
+
+
+def _outcome(run: Run, case: Case):
+    name = contract_for(case.feed).file_name(run.days[case.id])
+    return run.report.outcome(name)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_case(run: Run, case: Case) -> None:
+    out = _outcome(run, case)
+    assert out.outcome == case.outcome, (out.reasons, out.warnings)
+    assert out.rules("critical") == case.rules, out.reasons
+    assert case.warns <= out.rules("warning"), out.warnings
+    text = "\n".join(out.reasons + out.warnings)
+    assert case.reason in text
+    assert out.partner in text and out.file_name in text          # partner and file in every reason
+    # reconciliation: nothing lost
+    assert out.rows_delivered == run.delivered[case.id]
+    assert out.reconciled
+    if case.outcome == R:
+        assert (out.rows_rejected, out.rows_published) == (case.rejected, out.rows_delivered - case.rejected)
+    elif case.outcome == Q:
+        assert (out.rows_published, out.rows_rejected, out.rows_quarantined) == (0, 0, out.rows_delivered)
+    else:
+        assert (out.rows_published, out.rows_rejected) == (out.rows_delivered, 0)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_case_on_disk(run: Run, case: Case) -> None:
+    """What the published zone and the quarantine folder hold adds up to what was delivered."""
+    out = _outcome(run, case)
+    contract = contract_for(case.feed)
+    published = published_path(run.dirs, contract, out.file_name)
+    on_disk = pq.read_metadata(published).num_rows if published.exists() else 0
+    assert on_disk == out.rows_published
+    assert published.exists() == (out.outcome != Q)          # no earlier version: a held file publishes nothing
+    if out.outcome == P:
+        assert out.quarantine_id is None
+        return
+    folder = q.folder(run.dirs, out.quarantine_id)
+    manifest = json.loads((folder / q.MANIFEST_FILE).read_text(encoding="utf-8"))
+    assert manifest["status"] == ("held" if out.outcome == Q else "rows_rejected")
+    assert (folder / q.VALIDATION_FILE).exists() and (folder / q.REASONS_FILE).exists()
+    assert case.reason.split(" — ")[0] in (folder / q.REASONS_FILE).read_text(encoding="utf-8")
+    validation = json.loads((folder / q.VALIDATION_FILE).read_text(encoding="utf-8"))
+    assert validation["suite"] == f"{contract.partner}.{contract.feed}" and not validation["success"]
+    if out.outcome == Q:
+        assert pq.read_metadata(folder / q.BATCH_FILE).num_rows == out.rows_delivered
+    rejected = folder / q.REJECTED_FILE
+    if out.outcome == R:
+        table = pq.read_table(rejected)
+        assert table.num_rows == out.rows_rejected
+        assert all(table.column("_reasons").to_pylist())
+        assert on_disk + table.num_rows == out.rows_delivered
+
+
+def test_one_run_reconciles(run: Run) -> None:
+    r = run.report
+    assert r.reconciled
+    assert r.rows_delivered == sum(run.delivered.values()) + SNAPSHOT_HISTORY * 200
+    assert r.rows_delivered == r.rows_published + r.rows_rejected + r.rows_quarantined
+    assert r.data_docs is not None and r.data_docs.exists()
+
+
+def test_no_personal_data_leaves_the_gate(run: Run) -> None:
+    """대표자명 / 연락처 (pii) appear in no quarantine file, reason, report or Data Docs page."""
+    texts = [json.dumps(run.report.to_dict(), ensure_ascii=False)]
+    for path in list(run.dirs.quarantine.rglob("*")) + list(run.dirs.reports.rglob("*.html")):
+        if path.suffix == ".parquet":
+            texts.append(pq.read_table(path).to_pandas().to_csv())
+        elif path.is_file() and path.suffix in (".json", ".txt", ".html"):
+            texts.append(path.read_text(encoding="utf-8"))
+    blob = "\n".join(texts)
+    assert "홍길동" not in blob and "010-" not in blob
+    held = q.folder(run.dirs, _outcome(run, next(c for c in CASES if c.id == "cp949_garbled_region")).quarantine_id)
+    masked = pq.read_table(held / q.BATCH_FILE)
+    assert set(masked.column("대표자명").to_pylist()) == {"***"}
+
+
+def test_cases_cover_every_feed_and_rule() -> None:
+    from panro.contracts import load_contracts
+
+    assert {c.feed for c in CASES} == {c.name for c in load_contracts()}
+    assert len(CASES) >= 15
+    assert {"schema", "key", "brn", "region", "enum", "type", "non_negative", "window", "cross_field",
+            "required", "empty", "volume", "future", "range", "format"} <= {r for c in CASES for r in c.rules | c.warns}
+
+
+def test_kst_helper_is_kst() -> None:
+    assert dt.datetime(2023, 1, 1, tzinfo=KST).utcoffset() == dt.timedelta(hours=9)
+
+
+def test_data_docs_site(run: Run) -> None:
+    index = run.report.data_docs
+    assert index == run.dirs.reports / "data_docs" / "index.html"
+    pages = list(Path(index.parent, "validations").rglob("*.html"))
+    assert pages and any("kdeal_orders" in str(p) for p in pages)

@@ -1,0 +1,164 @@
+"""Write-audit-publish: clean data passes untouched; versions of a file replace each other; a held version
+leaves the last good one visible; other partners go on."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pyarrow.parquet as pq
+import pytest
+
+from panro.batches import SCHEMA_FILE, published_dir, published_path, raw_schema
+from panro.contracts import contract_for, load_contracts
+from panro.gate import audit, published_state
+from panro.ledger import Ledger
+from panro.settings import REPO_ROOT, DataDirs
+from tests.support.raw import clean_rows, write_batch
+
+D = dt.date(2023, 5, 5)
+TODAY = dt.date(2023, 6, 1)
+
+
+@pytest.fixture
+def ledger(dirs: DataDirs):
+    with Ledger(dirs.ledger_path) as led:
+        yield led
+
+
+def test_clean_data_of_every_feed_passes_untouched(dirs: DataDirs, ledger: Ledger) -> None:
+    contracts = load_contracts()
+    batches = {c.name: write_batch(dirs, ledger, c.name, clean_rows(c.name, 150, D), day=D) for c in contracts}
+    report = audit(dirs, ledger, run_id="clean", today=TODAY)
+    assert report.counts() == {"published": len(contracts), "published_with_rejections": 0, "quarantined": 0}
+    assert all(not b.reasons and not b.warnings and not b.failures for b in report.batches), \
+        [(b.feed, b.reasons, b.warnings) for b in report.batches if b.reasons or b.warnings]
+    assert report.reconciled and report.rows_published == report.rows_delivered == 150 * len(contracts)
+    assert not dirs.quarantine.exists() or not any(dirs.quarantine.iterdir())
+    for c in contracts:
+        b = ledger.get(batches[c.name].batch_id)
+        assert (b.status, b.rows_published, b.rows_rejected, b.decided_by) == ("published", 150, 0, "gate")
+        published = pq.read_table(published_path(dirs, c, b.file_name))
+        raw = pq.read_table(b.raw_path)
+        assert published.schema.remove_metadata() == raw_schema(c)
+        assert published.equals(raw.cast(raw_schema(c)))          # rows as delivered, in order
+        assert (published_dir(dirs, c) / SCHEMA_FILE).exists()
+    state = published_state(dirs, ledger)
+    assert state.problems == [] and len(state.files) == len(contracts) and state.rows == report.rows_published
+    assert report.data_docs and report.data_docs.exists()
+    assert not (REPO_ROOT / "gx").exists() and not (REPO_ROOT / "great_expectations").exists()
+    # nothing pending: nothing to do, no Data Docs rebuilt
+    again = audit(dirs, ledger, run_id="again", today=TODAY)
+    assert again.batches == [] and again.data_docs is None
+
+
+def test_a_corrected_redelivery_replaces_the_file(dirs: DataDirs, ledger: Ledger) -> None:
+    feed = "yogiyo/orders"
+    contract = contract_for(feed)
+    v1 = write_batch(dirs, ledger, feed, clean_rows(feed, 120, D), day=D)
+    audit(dirs, ledger, run_id="r1", today=TODAY)
+    before = published_state(dirs, ledger).fingerprint
+    rows = clean_rows(feed, 130, D)
+    v2 = write_batch(dirs, ledger, feed, rows, day=D)          # same file name, new content
+    report = audit(dirs, ledger, run_id="r2", today=TODAY)
+    assert report.outcome(v2.file_name).superseded == [v1.batch_id]
+    assert ledger.get(v1.batch_id).status == "superseded" and ledger.get(v2.batch_id).status == "published"
+    files = [p for p in published_dir(dirs, contract).glob("*.parquet") if p.name != SCHEMA_FILE]
+    assert len(files) == 1 and pq.read_metadata(files[0]).num_rows == 130     # replaced, never added on top
+    state = published_state(dirs, ledger)
+    assert state.problems == [] and state.fingerprint != before and state.batch_ids() == {v2.batch_id}
+
+
+def test_a_day_delivered_twice_in_one_run_publishes_the_newest(dirs: DataDirs, ledger: Ledger) -> None:
+    feed = "kakao/talkchannel"
+    t0 = dt.datetime(2023, 5, 6, 1, 0, tzinfo=dt.UTC)
+    v1 = write_batch(dirs, ledger, feed, clean_rows(feed, 100, D), day=D, seen_at=t0)
+    v2 = write_batch(dirs, ledger, feed, clean_rows(feed, 110, D), day=D, seen_at=t0 + dt.timedelta(hours=1))
+    report = audit(dirs, ledger, run_id="twice", today=TODAY)
+    assert [b.outcome for b in report.batches] == ["published", "published"] and report.reconciled
+    assert ledger.get(v1.batch_id).status == "superseded" and ledger.get(v2.batch_id).status == "published"
+    assert pq.read_metadata(published_path(dirs, contract_for(feed), v2.file_name)).num_rows == 110
+    assert published_state(dirs, ledger).problems == []
+
+
+def test_a_held_version_keeps_the_last_good_one_and_others_go_on(dirs: DataDirs, ledger: Ledger) -> None:
+    feed, other = "kt/kdeal_orders", "zigzag/sales"
+    contract = contract_for(feed)
+    good = write_batch(dirs, ledger, feed, clean_rows(feed, 100, D), day=D)
+    audit(dirs, ledger, run_id="r1", today=TODAY)
+    bad_rows = clean_rows(feed, 100, D)
+    for r in bad_rows:
+        r["주문상태"] = "??"                                        # every line broken
+    bad = write_batch(dirs, ledger, feed, bad_rows, day=D)
+    fine = write_batch(dirs, ledger, other, clean_rows(other, 80, D), day=D)
+    report = audit(dirs, ledger, run_id="r2", today=TODAY)
+    assert report.outcome(bad.file_name).outcome == "quarantined"
+    assert report.outcome(fine.file_name).outcome == "published"
+    assert ledger.get(good.batch_id).status == "published" and ledger.get(bad.batch_id).status == "quarantined"
+    published = pq.read_table(published_path(dirs, contract, good.file_name))
+    assert set(published.column("_batch_id").to_pylist()) == {good.batch_id}     # the last good data stays
+    state = published_state(dirs, ledger)
+    assert state.problems == [] and state.batch_ids() == {good.batch_id, fine.batch_id}
+
+
+def test_volume_is_judged_against_recent_published_history(dirs: DataDirs, ledger: Ledger) -> None:
+    feed = "kt/kdeal_stores"
+    for i in range(7):
+        day = D - dt.timedelta(days=7 - i)
+        write_batch(dirs, ledger, feed, clean_rows(feed, 300, day), day=day)
+    assert audit(dirs, ledger, run_id="history", today=TODAY).counts()["published"] == 7
+    half = write_batch(dirs, ledger, feed, clean_rows(feed, 150, D), day=D)     # the next night: half missing
+    report = audit(dirs, ledger, run_id="night", today=TODAY)
+    out = report.outcome(half.file_name)
+    assert out.outcome == "published" and out.rules("warning") == {"volume"}
+    assert "150 rows vs a recent median of 300 (0.50×)" in out.warnings[0]
+
+
+def test_a_raw_file_that_vanished_is_held_not_fatal(dirs: DataDirs, ledger: Ledger) -> None:
+    feed = "yogiyo/orders"
+    gone = write_batch(dirs, ledger, feed, clean_rows(feed, 50, D), day=D)
+    other = write_batch(dirs, ledger, "zigzag/sales", clean_rows("zigzag/sales", 50, D), day=D)
+    from pathlib import Path
+
+    Path(gone.raw_path).unlink()
+    report = audit(dirs, ledger, run_id="gone", today=TODAY)
+    assert report.outcome(gone.file_name).outcome == "quarantined"
+    assert "raw batch file is missing" in report.outcome(gone.file_name).reasons[0]
+    assert report.outcome(gone.file_name).rows_quarantined == 50
+    assert report.outcome(other.file_name).outcome == "published" and report.reconciled
+
+
+def test_published_state_names_every_disagreement(dirs: DataDirs, ledger: Ledger) -> None:
+    feed = "zigzag/sales"
+    contract = contract_for(feed)
+    b = write_batch(dirs, ledger, feed, clean_rows(feed, 40, D), day=D)
+    audit(dirs, ledger, run_id="r", today=TODAY)
+    state = published_state(dirs, ledger)
+    assert state.problems == [] and state.feed(feed)[0].batch_id == b.batch_id
+    stray = published_dir(dirs, contract) / "zigzag_sales_20230506.parquet.parquet"
+    stray.write_bytes(published_path(dirs, contract, b.file_name).read_bytes())
+    published_path(dirs, contract, b.file_name).unlink()
+    problems = published_state(dirs, ledger).problems
+    assert any("no file" in p for p in problems) and any("no published batch explains it" in p for p in problems)
+
+
+def test_only_empty_files_pending(dirs: DataDirs, ledger: Ledger) -> None:
+    a = write_batch(dirs, ledger, "yogiyo/orders", [], day=D)
+    b = write_batch(dirs, ledger, "kt/kdeal_stores", [], day=D)
+    report = audit(dirs, ledger, run_id="empty", today=TODAY)
+    assert report.outcome(a.file_name).outcome == "published" and report.outcome(a.file_name).rules("warning") \
+        == {"empty"}
+    assert report.outcome(b.file_name).outcome == "quarantined" and report.outcome(b.file_name).rules() == {"empty"}
+    assert pq.read_metadata(published_path(dirs, contract_for("yogiyo/orders"), a.file_name)).num_rows == 0
+    assert report.reconciled and report.rows_delivered == 0
+
+
+def test_a_feed_without_a_contract_is_held(dirs: DataDirs, ledger: Ledger) -> None:
+    from panro.ledger import Batch, now_utc
+
+    ledger.add(Batch("acme/widgets/w_20230505.csv@abcdefabcdef", "acme", "widgets", "w_20230505.csv", "u",
+                     "abcdefabcdef" * 5, 10, None, D, now_utc(), "extracted", None, 3, None, None, None, None, None))
+    report = audit(dirs, ledger, run_id="orphan", today=TODAY)
+    (out,) = report.batches
+    assert out.outcome == "quarantined" and "no contract for feed acme/widgets" in out.reason
+    assert out.rows_quarantined == out.rows_delivered == 3
+    assert ledger.get(out.batch_id).status == "quarantined"
