@@ -86,6 +86,10 @@ def _run_flow(fn_name: str, **params: object) -> int:
     from panro.runlock import RunInProgress
 
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    # the agency's pipeline does not phone home: no Prefect, dbt or GX usage statistics
+    for var, value in (("DO_NOT_TRACK", "1"), ("PREFECT_SERVER_ANALYTICS_ENABLED", "false"),
+                       ("DBT_SEND_ANONYMOUS_USAGE_STATS", "false"), ("GX_ANALYTICS_ENABLED", "false")):
+        os.environ.setdefault(var, value)
     from flows import pipeline
 
     flow = getattr(pipeline, fn_name)

@@ -83,6 +83,9 @@ def dbt_env(dirs: DataDirs) -> dict[str, str]:
         "DBT_LOG_PATH": str(paths["logs"]),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DBT_USE_COLORS": "false",
+        # the console gets warnings and errors; every node's line goes to <work>/dbt_logs/dbt.log
+        "DBT_LOG_LEVEL": os.environ.get("PANRO_DBT_LOG_LEVEL", "warn"),
+        "DBT_LOG_LEVEL_FILE": "info",
         "DBT_USE_COLORS_FILE": "false",
         "DO_NOT_TRACK": "1",
     }
