@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from panro import quarantine as q
-from panro.batches import published_path
+from panro.batches import published_path, raw_schema
 from panro.contracts import contract_for
 from panro.gate import audit, published_state
 from panro.ledger import Ledger
@@ -167,3 +167,18 @@ def test_command_line_helpers(dirs: DataDirs, capsys: pytest.CaptureFixture[str]
     assert q.cli_release(dirs, batch.checksum[:8], accept=True, reason="", who="kim") == 1
     assert q.cli_release(dirs, batch.checksum[:8], accept=True, reason="known test region", who="kim") == 0
     assert "accepted → published (100 rows published" in capsys.readouterr().out
+
+
+def test_accepting_a_drifted_file_publishes_it_in_the_contract_schema(dirs: DataDirs, ledger: Ledger) -> None:
+    feed = "yogiyo/orders"
+    contract = contract_for(feed)
+    batch = write_batch(dirs, ledger, feed, clean_rows(feed, 50, D), day=D,
+                        rename={"delivery_fee_krw": "delivery_fee"})
+    report = audit(dirs, ledger, run_id="n", today=TODAY)
+    assert report.outcome(batch.file_name).rules() == {"schema"}
+    q.release(dirs, batch.checksum[:8], accept=True, reason="column renamed by the partner; fee not needed",
+              who="kim", ledger=ledger)
+    published = pq.read_table(published_path(dirs, contract, batch.file_name))
+    assert published.schema.remove_metadata() == raw_schema(contract)
+    assert published.column("delivery_fee_krw").null_count == 50 and "delivery_fee" not in published.column_names
+    assert published_state(dirs, ledger).problems == []
