@@ -31,7 +31,7 @@ from panro.outcome import RunOutcome, batches_touched_since
 from panro.publish import publish
 from panro.runlock import run_lock
 from panro.settings import DataDirs
-from panro.transform import run_dbt
+from panro.transform import refresh_docs, run_dbt
 
 KST = dt.timezone(dt.timedelta(hours=9), "KST")
 T = TypeVar("T")
@@ -112,7 +112,11 @@ def publish_marts(dirs: DataDirs, run_id: str) -> Any:
 
 @task(name="report", cache_policy=NO_CACHE, timeout_seconds=600)
 def report_run(dirs: DataDirs, outcome: RunOutcome) -> None:
-    """Prefect artifacts (batches table, KPI summary) and the HTML report under reports/."""
+    """Prefect artifacts (batches table, KPI summary) and the HTML report under reports/, with dbt docs."""
+    if outcome.published:
+        docs = refresh_docs(dirs)
+        if docs is not None and not docs.success:
+            get_run_logger().warning("dbt docs could not be generated: %s", docs.summary())
     report.write(dirs, outcome)
 
 

@@ -8,6 +8,7 @@ returns, the DuckDB file is closed: another process (publish, an analyst's copy)
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shlex
@@ -230,4 +231,27 @@ def docs_generate(dirs: DataDirs, target_dir: Path | str) -> DbtRun:
         src = source / name
         if src.exists():
             (target_dir / name).write_bytes(src.read_bytes())
+    return run
+
+
+def project_fingerprint() -> str:
+    """A hash of the dbt project's own files: the docs only change when these do."""
+    digest = hashlib.sha256()
+    for path in sorted(DBT_PROJECT_DIR.rglob("*")):
+        if path.is_file() and path.suffix in {".sql", ".yml", ".yaml", ".csv", ".md"} and "target" not in path.parts:
+            digest.update(str(path.relative_to(DBT_PROJECT_DIR)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def refresh_docs(dirs: DataDirs) -> DbtRun | None:
+    """`dbt docs` under reports/dbt_docs/, regenerated only when the project changed (it costs seconds)."""
+    target = dirs.reports / "dbt_docs"
+    stamp = target / ".fingerprint"
+    fingerprint = project_fingerprint()
+    if (target / "index.html").exists() and stamp.exists() and stamp.read_text() == fingerprint:
+        return None
+    run = docs_generate(dirs, target)
+    if run.success:
+        stamp.write_text(fingerprint)
     return run
