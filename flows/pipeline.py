@@ -27,7 +27,7 @@ from panro import faults, notify, report
 from panro.extract import extract
 from panro.gate import audit
 from panro.ledger import Ledger
-from panro.outcome import RunOutcome, batches_touched_since
+from panro.outcome import RunOutcome, batches_touched_since, describe
 from panro.publish import publish
 from panro.runlock import run_lock
 from panro.settings import DataDirs
@@ -69,22 +69,16 @@ def _timed(timings: dict[str, float], name: str, fn: Callable[[], T]) -> T:
       retry_condition_fn=_transient_io, timeout_seconds=1800)
 def extract_feeds(dirs: DataDirs, dates: list[dt.date], ledger: Ledger) -> Any:
     """Decode every selected landing file into a raw batch (bad files are recorded, not raised)."""
-    log = get_run_logger()
     result = extract(dirs, dates, ledger=ledger)
-    for f in result.failed:
-        log.warning("extract failed: %s/%s %s — %s", f.partner, f.feed, f.file_name, f.reason)
-    log.info("extract: %s", result.summary())
+    get_run_logger().info("extract: %s", result.summary())
     return result
 
 
 @task(name="audit", cache_policy=NO_CACHE, timeout_seconds=1800)
 def audit_batches(dirs: DataDirs, ledger: Ledger, run_id: str) -> Any:
     """Validate every extracted batch with its GX suite; publish, reject rows, or quarantine."""
-    log = get_run_logger()
     result = audit(dirs, ledger, run_id=run_id)
-    for b in result.quarantined:
-        log.warning("quarantined: %s/%s %s — %s", b.partner, b.feed, b.file_name, b.reason)
-    log.info("gate: %s", result.summary())
+    get_run_logger().info("gate: %s", result.summary())
     return result
 
 
@@ -168,7 +162,7 @@ def _announce(dirs: DataDirs, outcome: RunOutcome) -> None:
     except Exception as e:  # the run's data is published; a broken report is logged, not fatal
         log.error("could not write the run report: %s: %s", type(e).__name__, e)
     for b in outcome.held_back:
-        print(f"held back: {b.partner}/{b.feed} {b.file_name} ({b.status}) — {b.reason}", file=sys.stderr)
+        log.warning("held back: %s", describe(b.partner, b.feed, b.file_name, b.status, b.reason))
     if outcome.exit_code != 0:
         event = "run_failed" if outcome.exit_code == 1 else "batches_held_back"
         notify.notify(event, {

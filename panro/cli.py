@@ -85,7 +85,7 @@ def _generate(args: argparse.Namespace, dirs: DataDirs) -> int:
 def _run_flow(fn_name: str, **params: object) -> int:
     from panro.runlock import RunInProgress
 
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "ERROR")  # the CLI prints its own summary and held-back lines
     # the agency's pipeline does not phone home: no Prefect, dbt or GX usage statistics
     for var, value in (("DO_NOT_TRACK", "1"), ("PREFECT_SERVER_ANALYTICS_ENABLED", "false"),
                        ("DBT_SEND_ANONYMOUS_USAGE_STATS", "false"), ("GX_ANALYTICS_ENABLED", "false")):
@@ -101,6 +101,12 @@ def _run_flow(fn_name: str, **params: object) -> int:
     except Exception as e:
         print(f"panro: the run failed and published nothing new: {type(e).__name__}: {e}", file=sys.stderr)
         return EXIT_FAILED
+    from panro.outcome import describe
+
+    for b in result["batches"]:
+        if b["status"] in ("quarantined", "failed"):
+            line = describe(b["partner"], b["feed"], b["file_name"], b["status"], b["reason"])
+            print(f"held back: {line}", file=sys.stderr)
     totals = result["totals"]
     print(f"{result['kind']} {result['dates'][0]} … {result['dates'][1]}: {totals['batches']} batches, "
           f"{totals['rows_delivered']:,} rows delivered, {totals['rows_published']:,} published, "
@@ -129,7 +135,10 @@ def _quarantine(args: argparse.Namespace, dirs: DataDirs) -> int:
     if args.accept and not args.reason.strip():
         print("panro: --accept needs --reason (it is recorded with who released it)", file=sys.stderr)
         return EXIT_FAILED
-    return quarantine.cli_release(dirs, args.id, accept=args.accept, reason=args.reason, who=args.by)
+    code = quarantine.cli_release(dirs, args.id, accept=args.accept, reason=args.reason, who=args.by)
+    if code == EXIT_OK:
+        print("it reaches the marts with the next run (`panro run`)")
+    return code
 
 
 def _demo(args: argparse.Namespace, dirs: DataDirs) -> int:

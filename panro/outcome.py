@@ -70,6 +70,13 @@ class RunOutcome:
         return d
 
 
+def describe(partner: str, feed: str, file_name: str, status: str, reason: str | None) -> str:
+    """One line naming partner, feed and file once, then why: `kt/kdeal_orders F.csv (quarantined): …`."""
+    prefix = f"{partner}/{feed} {file_name} — "
+    why = (reason or "").replace(prefix, "")
+    return f"{partner}/{feed} {file_name} ({status}): {why}"
+
+
 def batches_touched_since(ledger: Ledger, since: dt.datetime) -> list[BatchLine]:
     """Batches first seen or decided during the run that started at `since`."""
     lines = []

@@ -193,7 +193,7 @@ def test_a_quarantined_batch_exits_2_names_the_file_notifies_and_keeps_it_out_of
     finally:
         hook.close()
     assert result.returncode == 2, result.stderr[-3000:]
-    assert "yogiyo/orders orders_daily_20230503.csv" in result.stderr
+    assert "held back: yogiyo/orders orders_daily_20230503.csv (quarantined):" in result.stderr
     assert [m["event"] for m in hook.received] == ["batches_held_back"]
     assert [(h["partner"], h["feed"], h["file"]) for h in hook.received[0]["held_back"]] == [
         ("yogiyo", "orders", "orders_daily_20230503.csv")]
