@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import shutil
 import subprocess
 import sys
-import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
 import pytest
+
+from tests.support.webhook import Webhook
 
 pytestmark = pytest.mark.slow
 
@@ -148,31 +147,6 @@ def test_a_failed_run_exits_1_and_leaves_the_previous_publication(data_dir: Path
     assert marts_of(warehouse) == before
 
 
-class Webhook:
-    """A local HTTP endpoint that records what the pipeline posts to it."""
-
-    def __init__(self) -> None:
-        self.received: list[dict] = []
-        received = self.received
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/panro"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def test_a_quarantined_batch_exits_2_names_the_file_notifies_and_keeps_it_out_of_the_marts(
         tmp_path: Path, data_dir: Path, run_panro: Runner, small_landing: Path) -> None:
     landing = tmp_path / "landing"
@@ -187,11 +161,8 @@ def test_a_quarantined_batch_exits_2_names_the_file_notifies_and_keeps_it_out_of
     writer.writerows(rows)
     bad.write_text(out.getvalue(), encoding="utf-8")
 
-    hook = Webhook()
-    try:
+    with Webhook() as hook:
         result = run_panro(data_dir, "run", "--date", NIGHT, landing=landing, PANRO_NOTIFY_WEBHOOK=hook.url)
-    finally:
-        hook.close()
     assert result.returncode == 2, result.stderr[-3000:]
     assert "held back: yogiyo/orders orders_daily_20230503.csv (quarantined):" in result.stderr
     assert [m["event"] for m in hook.received] == ["batches_held_back"]

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
@@ -13,6 +10,7 @@ from panro.notify import notify
 from panro.outcome import BatchLine, RunOutcome
 from panro.runlock import RunInProgress, run_lock
 from panro.settings import DataDirs
+from tests.support.webhook import Webhook
 
 
 def line(status: str) -> BatchLine:
@@ -50,26 +48,10 @@ def test_a_second_run_on_the_same_data_dir_is_refused(dirs: DataDirs) -> None:
 
 
 def test_notifications_post_json_to_the_configured_webhook() -> None:
-    received: list[dict] = []
-
-    class Hook(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=server.handle_request, daemon=True).start()
-    try:
-        ok = notify("batches_held_back", {"held_back": [{"partner": "kt"}]},
-                    url=f"http://127.0.0.1:{server.server_port}/hook")
-    finally:
-        server.server_close()
+    with Webhook() as hook:
+        ok = notify("batches_held_back", {"held_back": [{"partner": "kt"}]}, url=hook.url)
     assert ok
-    assert received == [{"event": "batches_held_back", "held_back": [{"partner": "kt"}]}]
+    assert hook.received == [{"event": "batches_held_back", "held_back": [{"partner": "kt"}]}]
 
 
 def test_an_unreachable_webhook_does_not_raise() -> None:
