@@ -34,6 +34,7 @@ def test_demo_exits_cleanly_and_prints_the_kpi_table_beside_the_article(demo) ->
     assert result.returncode == 0, result.stderr[-4000:]
     assert f"{len(ARTICLE_2023)}/{len(ARTICLE_2023)} figures reproduce the article" in result.stdout
     assert "16,867" in result.stdout
+    assert "0 rejected, 0 quarantined → exit 0" in result.stdout  # clean partner data passes the gate whole
 
 
 @pytest.mark.parametrize("figure", ARTICLE_2023, ids=lambda f: f"{f.kpi_code}[{f.partner_code}]")

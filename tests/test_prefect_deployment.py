@@ -70,6 +70,16 @@ def test_nightly_deployment_runs_on_a_process_worker_and_publishes(prefect_api_u
         output = worker.communicate(timeout=60)[0]
     assert state is not None and state.is_completed(), f"flow run ended {state}:\n{output[-4000:]}"
 
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(
+            any_=[run.id])))
+    by_key = {a.key: a for a in artifacts}
+    assert {"panro-batches", "panro-summary"} <= set(by_key)
+    assert by_key["panro-batches"].type == "table" and "kdeal_orders" in str(by_key["panro-batches"].data)
+    assert "Programme KPIs 2023" in str(by_key["panro-summary"].data)
+
     con = duckdb.connect(str(data_dir / "warehouse" / "panro.duckdb"), read_only=True)
     try:
         run_id, published_at = con.execute("select run_id, published_at from marts._publication").fetchone()
