@@ -162,3 +162,32 @@ def test_a_feed_without_a_contract_is_held(dirs: DataDirs, ledger: Ledger) -> No
     assert out.outcome == "quarantined" and "no contract for feed acme/widgets" in out.reason
     assert out.rows_quarantined == out.rows_delivered == 3
     assert ledger.get(out.batch_id).status == "quarantined"
+
+
+def test_a_feed_validated_in_several_frames_gets_the_same_decisions(dirs: DataDirs, ledger: Ledger,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Big backfills are validated in frames of whole batches (bounded memory); batches never straddle frames
+    and each keeps its own outcome and rows."""
+    from panro.gate import wap
+    from tests.support.raw import invalid_brn
+
+    monkeypatch.setattr(wap, "MAX_ROWS_PER_VALIDATION", 250)  # 150-row batches: one frame each
+    days = [D + dt.timedelta(days=i) for i in range(3)]
+    for i, day in enumerate(days):
+        rows = clean_rows("yogiyo/orders", 150, day, start=1000 * i)
+        if i == 1:
+            rows[5]["biz_reg_no"] = invalid_brn(5)                    # one bad row: under the 1% tolerance
+        if i == 2:
+            for r in rows[:30]:
+                r["biz_reg_no"] = invalid_brn(7)                      # 20% bad: the batch is held
+        write_batch(dirs, ledger, "yogiyo/orders", rows, day=day)
+    report = audit(dirs, ledger, run_id="chunked", today=TODAY)
+    outcomes = {b.file_name: (b.outcome, b.rows_published, b.rows_rejected, b.rows_quarantined)
+                for b in report.batches}
+    c = contract_for("yogiyo/orders")
+    assert outcomes == {
+        c.file_name(days[0]): ("published", 150, 0, 0),
+        c.file_name(days[1]): ("published_with_rejections", 149, 1, 0),
+        c.file_name(days[2]): ("quarantined", 0, 0, 150),
+    }
+    assert report.reconciled
