@@ -78,7 +78,7 @@ def _generate(args: argparse.Namespace, dirs: DataDirs) -> int:
 
     out = args.out or Path(dirs.landing_url)
     summary = generate(out, start=args.start, end=args.end, scale=args.scale, seed=args.seed)
-    print(summary.describe() if hasattr(summary, "describe") else summary)
+    print(summary.describe())
     return EXIT_OK
 
 
