@@ -70,7 +70,9 @@ kpis as (
     from years y
     union all
     select y.year, 'baemin', 'course_satisfaction_avg',
-           (select avg(n.satisfaction) from enrollments n where n.year = y.year and n.satisfaction is not null),
+           -- the mean of exact decimals: the same to the last bit whatever order DuckDB sums in
+           (select avg(cast(n.satisfaction as decimal(6, 3))) from enrollments n
+             where n.year = y.year and n.satisfaction is not null),
            'score (1-5)'
     from years y
 
@@ -97,7 +99,8 @@ kpis as (
 
     union all
     select y.year, p.partner_code, 'avg_sales_growth_multiple',
-           (select avg(o.growth_multiple) from outcomes o
+           -- ordered: a parallel sum of doubles differs in the last bit from run to run
+           (select avg(o.growth_multiple order by o.merchant_id) from outcomes o
              where o.year = y.year and o.partner_code = p.partner_code),
            'multiple'
     from years y cross join sales_partners p

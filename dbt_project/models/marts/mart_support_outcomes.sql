@@ -9,7 +9,8 @@ select
     count(*) as merchants,
     cast(round(sum(sales_before_krw) / ({{ days }}.0 * count(*))) as bigint) as avg_daily_sales_before_krw,
     cast(round(sum(sales_after_krw) / ({{ days }}.0 * count(*))) as bigint) as avg_daily_sales_after_krw,
-    avg(growth_multiple) as avg_growth_multiple
+    -- ordered, so the mean of doubles is the same to the last bit on every run (marts must be identical)
+    avg(growth_multiple order by merchant_id) as avg_growth_multiple
 from {{ ref('int_support_outcomes_measured') }}
 where sales_before_krw > 0
 group by partner_code, support_type, cohort_month
