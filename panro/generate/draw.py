@@ -51,6 +51,19 @@ def lexsort(*keys: np.ndarray) -> np.ndarray:
     return np.lexsort(tuple(reversed(keys)))
 
 
+def events(rng: np.random.Generator, rate: np.ndarray, hours: np.ndarray,
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Poisson event counts per (row, day) as one entry per event, in day and time-of-day order:
+    (row index, day index, second of the day)."""
+    counts = rng.poisson(rate)
+    row, day = np.nonzero(counts)
+    reps = counts[row, day]
+    row, day = np.repeat(row, reps), np.repeat(day, reps)
+    sec = seconds(rng, len(row), hours)
+    order = lexsort(day, sec)
+    return row[order], day[order], sec[order]
+
+
 def codes(rng: np.random.Generator, n: int, digits: int) -> np.ndarray:
     """n distinct random numbers with the given number of digits (no leading zero)."""
     lo, hi = 10 ** (digits - 1), 10 ** digits

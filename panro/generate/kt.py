@@ -94,14 +94,8 @@ def _orders(w: World, sink: Sink, mem: np.ndarray, onboard: np.ndarray, active: 
     lam = active * level[:, None] * WEEKLY_KDEAL[cal.weekday][None, :] * growth \
         * np.where(cal.in_festival[None, :], uplift[:, None], 1.0)
     lam *= w.q(ORDERS) / lam.sum()
-    counts = rng.poisson(lam)
-    store, day = np.nonzero(counts)
-    reps = counts[store, day]
-    store, day = np.repeat(store, reps), np.repeat(day, reps)
+    store, day, sec = draw.events(rng, lam, draw.HOURS_SHOPPING)
     no = len(store)
-    sec = draw.seconds(rng, no, draw.HOURS_SHOPPING)
-    order = draw.lexsort(day, sec)
-    store, day, sec = store[order], day[order], sec[order]
     price = rng.lognormal(np.log(85_000), 0.45, k)
     amount_f = price[store] * rng.lognormal(0, 0.5, no)
     cancel_day = day + rng.choice([0, 0, 1, 1, 1, 2, 3, 5, 7], no)

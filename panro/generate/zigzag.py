@@ -141,14 +141,8 @@ def _coupons(w: World, sink: Sink, store_id: np.ndarray, gmv: np.ndarray, rng: n
     rel = np.sqrt(gmv.sum(axis=1) / max(gmv.sum(), 1) * k)
     rate = (gmv > 0) * (0.2 + 0.8 * cal.in_festival[None, :]) * rel[:, None]
     rate *= w.q(COUPONS) / rate.sum()
-    counts = rng.poisson(rate)
-    store, day = np.nonzero(counts)
-    reps = counts[store, day]
-    store, day = np.repeat(store, reps), np.repeat(day, reps)
+    store, day, sec = draw.events(rng, rate, draw.HOURS_SHOPPING)
     m = len(store)
-    sec = draw.seconds(rng, m, draw.HOURS_SHOPPING)
-    order = draw.lexsort(day, sec)
-    store, day, sec = store[order], day[order], sec[order]
     fest_idx = cal.festival[day]
     use_fest = (fest_idx >= 0) & (rng.random(m) < 0.6)
     fest_codes = np.array([f"ZZ-{f.code}" for f in cal.festivals] + [""])
