@@ -196,6 +196,14 @@ class Ledger:
         with self._cursor() as con:
             return [Batch(*r) for r in con.execute(sql, args).fetchall()]
 
+    def touched_since(self, since: dt.datetime) -> list[Batch]:
+        """Batches first seen or decided at or after `since` (a run's own work), superseded ones aside.
+        Filtered in SQL: a nightly run reads its few batches, not the whole history."""
+        sql = (f"select {_COLUMNS} from batches where status <> 'superseded' "
+               "and (seen_at >= ? or decided_at >= ?) order by partner, feed, business_date, file_name, seen_at")
+        with self._cursor() as con:
+            return [Batch(*r) for r in con.execute(sql, [since, since]).fetchall()]
+
     def versions(self, partner: str, feed: str, file_name: str) -> list[Batch]:
         """Every version seen of one delivered file, oldest first."""
         return self.batches(partner=partner, feed=feed, file_name=file_name)

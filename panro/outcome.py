@@ -79,9 +79,4 @@ def describe(partner: str, feed: str, file_name: str, status: str, reason: str |
 
 def batches_touched_since(ledger: Ledger, since: dt.datetime) -> list[BatchLine]:
     """Batches first seen or decided during the run that started at `since`."""
-    lines = []
-    for b in ledger.batches():
-        touched = b.seen_at >= since or (b.decided_at is not None and b.decided_at >= since)
-        if touched and b.status != "superseded":
-            lines.append(BatchLine.from_batch(b))
-    return lines
+    return [BatchLine.from_batch(b) for b in ledger.touched_since(since)]

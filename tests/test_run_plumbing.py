@@ -56,3 +56,25 @@ def test_notifications_post_json_to_the_configured_webhook() -> None:
 
 def test_an_unreachable_webhook_does_not_raise() -> None:
     assert notify("run_failed", {}, url="http://127.0.0.1:9/unreachable", timeout=1) is False
+
+
+def test_a_run_reports_only_the_batches_it_saw_or_decided(dirs: DataDirs) -> None:
+    from panro.ledger import Batch, Ledger, batch_id
+    from panro.outcome import batches_touched_since
+
+    start = dt.datetime(2023, 5, 4, 3, 0, tzinfo=dt.UTC)
+    before, during = start - dt.timedelta(days=1), start + dt.timedelta(minutes=1)
+
+    def batch(name: str, seen: dt.datetime, status: str, decided: dt.datetime | None = None) -> Batch:
+        return Batch(batch_id("kt", "kdeal_orders", name, name * 8), "kt", "kdeal_orders", name, f"/l/{name}",
+                     name * 8, 1, None, dt.date(2023, 5, 3), seen, status, None, 1, None, None, None, decided, None)
+
+    with Ledger(dirs.ledger_path) as ledger:
+        ledger.add_many([
+            batch("old.csv", before, "published", before),           # yesterday's work: not this run's
+            batch("late.csv", before, "published", during),          # seen before, decided in this run
+            batch("new.csv", during, "quarantined", during),          # seen and decided in this run
+            batch("replaced.csv", during, "superseded", during),      # replaced within the run: not reported
+        ])
+        lines = batches_touched_since(ledger, start)
+    assert [(b.file_name, b.status) for b in lines] == [("late.csv", "published"), ("new.csv", "quarantined")]
