@@ -64,7 +64,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    start, end = getattr(args, "start", None), getattr(args, "end", None)
+    if start and end and end < start:
+        parser.error(f"--end {end} is before --start {start}")  # exit 2, before anything runs
+    if getattr(args, "scale", 1.0) <= 0:
+        parser.error(f"--scale must be positive, not {args.scale}")
     dirs = DataDirs.from_env(args.data_dir, args.landing)
     try:
         return _COMMANDS[args.command](args, dirs)
