@@ -301,17 +301,39 @@ def _release(dirs: DataDirs, ledger: Ledger, entry: Entry, *, accept: bool, reas
 
 # -- the command line (`panro quarantine …`; exit 0 done, 1 error, 2 still held) ----------------------
 
+def unreadable(dirs: DataDirs) -> list[Batch]:
+    """Delivered files the extractor could not decode (ledger status `failed`), newest version per file.
+    They never reached the gate; a corrected re-delivery under the same name replaces them."""
+    if not dirs.ledger_path.exists():
+        return []
+    with Ledger(dirs.ledger_path) as ledger:
+        failed = ledger.batches(status="failed")
+        live = {(b.partner, b.feed, b.file_name) for b in ledger.batches() if b.status != "failed"}
+    latest: dict[tuple[str, str, str], Batch] = {}
+    for b in failed:
+        key = (b.partner, b.feed, b.file_name)
+        if key not in live:
+            latest[key] = b
+    return list(latest.values())
+
+
 def cli_list(dirs: DataDirs, *, include_all: bool = False) -> int:
     entries = list_quarantined(dirs, include_all=include_all)
-    if not entries:
+    failed = unreadable(dirs)
+    if not entries and not failed:
         print("nothing is held back")
         return 0
-    width = max(len(e.id) for e in entries)
-    print(f"{'id':{width}} {'feed':26} {'date':10} {'status':13} {'rows':>9}  reason")
-    for e in entries:
-        reason = e.reason.split(" — ", 1)[-1]
-        print(f"{e.id:{width}} {e.partner + '/' + e.feed:26} {e.business_date or '':10} {e.status:13} "
-              f"{e.rows_delivered:>9,}  {reason[:120]}")
+    if entries:
+        width = max(len(e.id) for e in entries)
+        print(f"{'id':{width}} {'feed':26} {'date':10} {'status':13} {'rows':>9}  reason")
+        for e in entries:
+            reason = e.reason.split(" — ", 1)[-1]
+            print(f"{e.id:{width}} {e.partner + '/' + e.feed:26} {e.business_date or '':10} {e.status:13} "
+                  f"{e.rows_delivered:>9,}  {reason[:120]}")
+    if failed:
+        print("\ncould not be read (fix the export and deliver the file again under the same name):")
+        for b in failed:
+            print(f"  {b.partner}/{b.feed} {b.file_name} ({b.business_date or 'no date'}): {(b.reason or '')[:160]}")
     return 0
 
 

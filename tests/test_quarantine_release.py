@@ -182,3 +182,22 @@ def test_accepting_a_drifted_file_publishes_it_in_the_contract_schema(dirs: Data
     assert published.schema.remove_metadata() == raw_schema(contract)
     assert published.column("delivery_fee_krw").null_count == 50 and "delivery_fee" not in published.column_names
     assert published_state(dirs, ledger).problems == []
+
+
+def test_quarantine_list_also_names_files_that_could_not_be_read_until_redelivered(
+        dirs: DataDirs, capsys: pytest.CaptureFixture[str]) -> None:
+    from panro.extract import extract
+    from tests.support.landing import deliver
+
+    day = dt.date(2023, 5, 3)
+    name = deliver(dirs, "kt/kdeal_orders", day, data=b"")        # a broken, zero-byte export
+    extract(dirs, [day], today=day)
+    assert q.cli_list(dirs) == 0
+    out = capsys.readouterr().out
+    assert "could not be read" in out
+    assert f"kt/kdeal_orders {name} (2023-05-03): " in out and "empty" in out
+
+    deliver(dirs, "kt/kdeal_orders", day)                            # the partner sends it again, fixed
+    extract(dirs, [day], today=day)
+    assert q.cli_list(dirs) == 0
+    assert "could not be read" not in capsys.readouterr().out
