@@ -31,7 +31,7 @@ from panro.outcome import RunOutcome, batches_touched_since, describe
 from panro.publish import publish
 from panro.runlock import run_lock
 from panro.settings import DataDirs
-from panro.transform import refresh_docs, run_dbt
+from panro.transform import build_for_run, refresh_docs
 
 KST = dt.timezone(dt.timedelta(hours=9), "KST")
 T = TypeVar("T")
@@ -84,11 +84,12 @@ def audit_batches(dirs: DataDirs, ledger: Ledger, run_id: str) -> Any:
 
 @task(name="transform", cache_policy=NO_CACHE, timeout_seconds=3600)
 def build_marts(dirs: DataDirs) -> Any:
-    """dbt build (models and data tests) into the private work warehouse, in-process.
+    """dbt build (models and data tests) into the private work warehouse, in-process: incremental,
+    or in full after the dbt project changed (panro.transform.build_for_run).
 
     dbt's unit tests check the SQL logic, not the night's data: they run in the test suite, not here."""
     log = get_run_logger()
-    result = run_dbt(dirs, "build", exclude="resource_type:unit_test")
+    result = build_for_run(dirs)
     if not result.success:
         raise TransformFailed("dbt build failed: " + "; ".join(result.failures[:10]))
     log.info("dbt build passed in %.1f s", result.elapsed)

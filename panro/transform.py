@@ -244,6 +244,22 @@ def project_fingerprint() -> str:
     return digest.hexdigest()
 
 
+def build_for_run(dirs: DataDirs) -> DbtRun:
+    """A run's `dbt build` (models and data tests; unit tests belong to the test suite).
+
+    Incremental, except after the dbt project changed since the last successful build: then every
+    table is rebuilt from the published batches (--full-refresh), so tables written by the old
+    models never meet the new ones (a new column, a changed rule). The first build is a full one.
+    """
+    stamp = dirs.work / "built_with.fingerprint"
+    fingerprint = project_fingerprint()
+    full = not (stamp.exists() and stamp.read_text() == fingerprint)
+    run = run_dbt(dirs, "build", exclude="resource_type:unit_test", full_refresh=full)
+    if run.success:
+        stamp.write_text(fingerprint)
+    return run
+
+
 def refresh_docs(dirs: DataDirs) -> DbtRun | None:
     """`dbt docs` under reports/dbt_docs/, regenerated only when the project changed (it costs seconds)."""
     target = dirs.reports / "dbt_docs"

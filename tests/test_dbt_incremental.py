@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from panro.contracts import contract_for
 from panro.settings import DataDirs
-from panro.transform import run_dbt
+from panro.transform import build_for_run, project_fingerprint, run_dbt
 from tests.support.published import (
     M,
     dashed,
@@ -107,6 +108,16 @@ def test_a_late_file_is_picked_up(dirs: DataDirs) -> None:
     assert kt_festival_sales(dirs.work_warehouse) == {"41": 18_000}
 
 
+def test_a_cancellation_nets_the_day_of_its_order_even_when_dated_otherwise(dirs: DataDirs) -> None:
+    # O5 (ordered 05-05) is cancelled in the 05-10 file by a line carrying another 주문일시: the
+    # day recomputed is the order's day, not the cancellation line's
+    write_published(dirs, "kt/kdeal_orders", "KDEAL_ORDER_20230510.csv", [
+        order("O5", M[5], "2023-05-10 09:00:00", "18,000", status="취소")])
+    incremental, full = incremental_then_full(dirs)
+    assert_same(incremental, full)
+    assert kt_festival_sales(dirs.work_warehouse) == {}
+
+
 def test_a_file_replaced_by_an_empty_version_loses_its_rows(dirs: DataDirs) -> None:
     # 요기요 coupon events of 05-06 (Y2's cancel, Y3's expiry) re-delivered as a header-only file
     write_published(dirs, "yogiyo/coupons", "coupon_events_20230506.jsonl", [])
@@ -143,3 +154,24 @@ def test_incremental_from_scratch_equals_one_full_build(tmp_path: Path) -> None:
     write_small_delivery(once)
     build(once)
     assert_same(warehouse_snapshot(daily.work_warehouse), warehouse_snapshot(once.work_warehouse))
+
+
+def test_a_run_after_the_dbt_project_changed_rebuilds_every_table(tmp_path: Path) -> None:
+    """Tables written by an older version of the models (here: a staging table with a column the
+    models no longer make) would fail an incremental build; a run's build rebuilds them in full."""
+    dirs = DataDirs.from_env(tmp_path / "data")
+    write_small_delivery(dirs)
+    assert build_for_run(dirs).success
+    stamp = dirs.work / "built_with.fingerprint"
+    assert stamp.read_text() == project_fingerprint()
+    with duckdb.connect(str(dirs.work_warehouse)) as con:
+        con.execute("alter table staging.stg_yogiyo__orders add column dropped_in_a_new_version varchar")
+    assert not run_dbt(dirs, "build", exclude=MODELS_ONLY).success  # incremental: schema changed
+
+    stamp.write_text("the fingerprint of an older project")
+    run = build_for_run(dirs)
+    assert run.success, run.summary()
+    assert stamp.read_text() == project_fingerprint()
+    with duckdb.connect(str(dirs.work_warehouse)) as con:
+        columns = {r[0] for r in con.execute("describe staging.stg_yogiyo__orders").fetchall()}
+    assert "dropped_in_a_new_version" not in columns
