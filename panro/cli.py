@@ -96,7 +96,12 @@ def _run_flow(fn_name: str, **params: object) -> int:
     for var, value in (("DO_NOT_TRACK", "1"), ("PREFECT_SERVER_ANALYTICS_ENABLED", "false"),
                        ("DBT_SEND_ANONYMOUS_USAGE_STATS", "false"), ("GX_ANALYTICS_ENABLED", "false")):
         os.environ.setdefault(var, value)
+    from panro.ephemeral import start_in_background
+
+    server_up = start_in_background()
     from flows import pipeline
+
+    server_up()
 
     flow = getattr(pipeline, fn_name)
     try:
