@@ -13,53 +13,45 @@ with events as (
         partition by partner_code, event_id order by _business_date desc, _row_number desc) = 1
 ),
 
-issued as (
-    select *
-    from events
-    where event_type = 'issued'
-    qualify row_number() over (partition by partner_code, coupon_key order by event_at, event_id) = 1
-),
-
-settled as (
-    select *
-    from events
-    where event_type in ('redeemed', 'cancelled')
-    qualify row_number() over (
-        partition by partner_code, coupon_key
-        order by event_at desc, case event_type when 'cancelled' then 0 else 1 end, event_id desc) = 1
-),
-
-expired as (
-    select distinct partner_code, coupon_key
-    from events
-    where event_type = 'expired'
-),
-
-names as (
-    select partner_code, coupon_key, max(campaign_name) as campaign_name
+lifecycles as (
+    -- one pass per coupon: its first issue event, its latest redeemed/cancelled event (latest
+    -- instant; a cancel at the same instant wins; then the highest event id), and any expiry
+    select
+        partner_code,
+        coupon_key,
+        arg_min(
+            {'coupon_id': coupon_id, 'campaign_id': campaign_id, 'campaign_name': campaign_name,
+             'merchant_id': merchant_id, 'event_at': event_at, 'event_on': event_on,
+             'face_value_krw': face_value_krw},
+            (event_at, event_id)) filter (where event_type = 'issued') as issued,
+        arg_max(
+            {'event_type': event_type, 'event_at': event_at, 'face_value_krw': face_value_krw,
+             'order_amount_krw': order_amount_krw},
+            (event_at, event_type = 'cancelled', event_id))
+            filter (where event_type in ('redeemed', 'cancelled')) as settled,
+        bool_or(event_type = 'expired') as has_expired,
+        max(campaign_name) as any_campaign_name
     from events
     group by partner_code, coupon_key
 ),
 
 from_events as (
     select
-        i.partner_code,
-        i.coupon_key,
-        i.coupon_id,
-        i.campaign_id,
-        coalesce(i.campaign_name, n.campaign_name) as campaign_name,
-        i.merchant_id,
-        i.event_at as issued_at,
-        i.event_on as issued_on,
-        coalesce(s.event_type = 'redeemed', false) as is_redeemed,
-        case when s.event_type = 'redeemed' then s.event_at end as redeemed_at,
-        coalesce(s.event_type = 'redeemed', false) = false and x.coupon_key is not null as is_expired,
-        coalesce(i.face_value_krw, s.face_value_krw) as face_value_krw,
-        case when s.event_type = 'redeemed' then s.order_amount_krw end as order_amount_krw
-    from issued as i
-    left join settled as s on s.partner_code = i.partner_code and s.coupon_key = i.coupon_key
-    left join expired as x on x.partner_code = i.partner_code and x.coupon_key = i.coupon_key
-    left join names as n on n.partner_code = i.partner_code and n.coupon_key = i.coupon_key
+        partner_code,
+        coupon_key,
+        issued.coupon_id,
+        issued.campaign_id,
+        coalesce(issued.campaign_name, any_campaign_name) as campaign_name,
+        issued.merchant_id,
+        issued.event_at as issued_at,
+        issued.event_on as issued_on,
+        coalesce(settled.event_type = 'redeemed', false) as is_redeemed,
+        case when settled.event_type = 'redeemed' then settled.event_at end as redeemed_at,
+        coalesce(settled.event_type = 'redeemed', false) = false and has_expired as is_expired,
+        coalesce(issued.face_value_krw, settled.face_value_krw) as face_value_krw,
+        case when settled.event_type = 'redeemed' then settled.order_amount_krw end as order_amount_krw
+    from lifecycles
+    where issued is not null  -- a coupon without an issue event has no cohort
 ),
 
 zigzag as (
