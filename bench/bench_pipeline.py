@@ -3,6 +3,7 @@
     .venv/bin/python bench/bench_pipeline.py                 # generate 2023 (scale 1) into a temp dir, measure
     .venv/bin/python bench/bench_pipeline.py --landing DIR   # use an existing landing folder
     .venv/bin/python bench/bench_pipeline.py --skip-nightly  # the backfill and the reference only
+    .venv/bin/python bench/bench_pipeline.py --skip-backfill # the nightly comparison only
 
 Prints:
 - backfill: `panro backfill 2023-01-01 … 2023-12-31` as a user runs it (ephemeral Prefect included):
@@ -80,15 +81,16 @@ def nightly_after(landing: Path, work: Path, history_end: str, day: str, env: di
                   repeats: int) -> list[tuple[float, dict]]:
     """Backfill 2023-01-01 … history_end once, then run the nightly for `day` `repeats` times, each
     time on a fresh copy of the backfilled data directory (the same starting point every time)."""
-    history = work / f"history-{history_end}"
-    panro("backfill", "--start", "2023-01-01", "--end", history_end,
-          env={**env, "PANRO_DATA_DIR": str(history), "PANRO_LANDING": str(landing)})
+    data, history = work / f"nightly-{day}", work / f"history-{history_end}"
+    run_env = {**env, "PANRO_DATA_DIR": str(data), "PANRO_LANDING": str(landing)}
+    panro("backfill", "--start", "2023-01-01", "--end", history_end, env=run_env)
+    shutil.copytree(data, history, symlinks=True)
     runs = []
     for _ in range(repeats):
-        data = work / f"nightly-{day}"
-        shutil.rmtree(data, ignore_errors=True)
+        # back in the same place: dbt's saved parse state names its paths, as on a real machine
+        shutil.rmtree(data)
         shutil.copytree(history, data, symlinks=True)
-        m = panro("run", "--date", day, env={**env, "PANRO_DATA_DIR": str(data), "PANRO_LANDING": str(landing)})
+        m = panro("run", "--date", day, env=run_env)
         runs.append((m.wall_s, stage_timings(data)))
     shutil.rmtree(history, ignore_errors=True)
     return runs
@@ -108,68 +110,77 @@ def warm_prefect_home(env: dict[str, str]) -> float:
     return m.wall_s
 
 
+def backfill(landing: Path, work: Path, env: dict[str, str], with_reference: bool) -> None:
+    first_start = warm_prefect_home(env)
+    data = work / "backfill"
+    m = panro("backfill", "--start", "2023-01-01", "--end", "2023-12-31",
+              env={**env, "PANRO_DATA_DIR": str(data), "PANRO_LANDING": str(landing)})
+    stages = stage_timings(data)
+    print("backfill 2023 (scale 1), as `panro backfill` with an ephemeral Prefect server")
+    print(f"  (a Prefect home's very first server start, creating its database, took {first_start:.1f} s"
+          " for a no-op flow; measured apart, as a machine pays it once)")
+    print(f"  wall time      {m.wall_s:8.1f} s    (target < 300 s)")
+    print(f"  peak RSS       {m.peak_rss_mb:8.0f} MB   (whole process tree; target < 3,072 MB)")
+    print("  stages (s)     " + ", ".join(f"{k} {v}" for k, v in stages.items()))
+    print("  " + m.stdout.strip().splitlines()[-1])
+    if not with_reference:
+        return
+    r = run([sys.executable, str(REPO / "bench" / "reference.py"), "--landing", str(landing),
+             "--work", str(work / "reference")])
+    if r.returncode != 0:
+        raise SystemExit(f"reference failed:\n{r.stderr[-3000:]}")
+    ref_total = float(r.stdout.rsplit("total", 1)[1].split()[0])
+    print("reference: the same reading, checks and transforms as plain DuckDB SQL in one process")
+    print("  " + "\n  ".join(r.stdout.strip().splitlines()))
+    print(f"  peak RSS       {r.peak_rss_mb:8.0f} MB")
+    print(f"  ratio          {m.wall_s / ref_total:8.2f} ×  (pipeline wall / reference phases; target ≤ 2×)")
+    in_flow = sum(v for k, v in stages.items() if k != "report")
+    print(f"  ratio in-flow  {in_flow / ref_total:8.2f} ×  (the pipeline's stages only: no start-up, Prefect)")
+    phases = r.stdout.split("phases (s):", 1)[1]
+    for stage, ref in (("extract", "read"), ("audit", "checks"), ("transform", "transform")):
+        ref_s = float(phases.split(f"{ref} ", 1)[1].split(",")[0].split(";")[0])
+        print(f"    {stage:<10} {stages.get(stage, 0):6.1f} s vs {ref} {ref_s:5.1f} s → "
+              f"{stages.get(stage, 0) / ref_s:4.1f} ×")
+
+
+def nightly(landing: Path, work: Path, env: dict[str, str], repeats: int) -> None:
+    server, url = start_prefect_server(work / "prefect-server")
+    try:
+        env_srv = {**env, "PREFECT_API_URL": url}
+        year = nightly_after(landing, work, "2023-12-30", "2023-12-31", env_srv, repeats)
+        month = nightly_after(landing, work, "2023-01-30", "2023-01-31", env_srv, repeats)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    (year_s, year_stages), (month_s, month_stages) = median_run(year), median_run(month)
+    print(f"nightly run (Prefect server already running; median of {repeats} runs from the same state)")
+    print(f"  after 364 days {year_s:8.1f} s    (target < 30 s)  stages: {year_stages}")
+    print(f"  after 30 days  {month_s:8.1f} s                   stages: {month_stages}")
+    print("  all runs (s)   364 days: " + ", ".join(f"{w:.1f}" for w, _ in year)
+          + "; 30 days: " + ", ".join(f"{w:.1f}" for w, _ in month))
+    print(f"  ratio          {year_s / month_s:8.2f} ×  (target ≤ 1.2×)")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--landing", type=Path, default=None)
-    p.add_argument("--skip-nightly", action="store_true")
+    p.add_argument("--skip-backfill", action="store_true", help="the nightly comparison only")
+    p.add_argument("--skip-nightly", action="store_true", help="the backfill (and reference) only")
     p.add_argument("--skip-reference", action="store_true")
     p.add_argument("--repeats", type=int, default=3, help="nightly runs per history (median reported)")
     args = p.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="panro-bench-pipeline-"))
     env = {"PREFECT_HOME": str(work / "prefect-home"), "DO_NOT_TRACK": "1", "PREFECT_API_URL": ""}
-    landing = args.landing
-    if landing is None:
-        landing = work / "landing"
-        panro("generate", "--out", str(landing), env=env)
     try:
-        first_start = warm_prefect_home(env)
-        data = work / "backfill"
-        m = panro("backfill", "--start", "2023-01-01", "--end", "2023-12-31",
-                  env={**env, "PANRO_DATA_DIR": str(data), "PANRO_LANDING": str(landing)})
-        stages = stage_timings(data)
-        print("backfill 2023 (scale 1), as `panro backfill` with an ephemeral Prefect server")
-        print(f"  (a Prefect home's very first server start, creating its database, took {first_start:.1f} s"
-              " for a no-op flow; measured apart, as a machine pays it once)")
-        print(f"  wall time      {m.wall_s:8.1f} s    (target < 300 s)")
-        print(f"  peak RSS       {m.peak_rss_mb:8.0f} MB   (whole process tree; target < 3,072 MB)")
-        print("  stages (s)     " + ", ".join(f"{k} {v}" for k, v in stages.items()))
-        print("  " + m.stdout.strip().splitlines()[-1])
-
-        if not args.skip_reference:
-            r = run([sys.executable, str(REPO / "bench" / "reference.py"), "--landing", str(landing),
-                     "--work", str(work / "reference")])
-            if r.returncode != 0:
-                raise SystemExit(f"reference failed:\n{r.stderr[-3000:]}")
-            ref_total = float(r.stdout.rsplit("total", 1)[1].split()[0])
-            print("reference: the same reading, checks and transforms as plain DuckDB SQL in one process")
-            print("  " + "\n  ".join(r.stdout.strip().splitlines()))
-            print(f"  peak RSS       {r.peak_rss_mb:8.0f} MB")
-            print(f"  ratio          {m.wall_s / ref_total:8.2f} ×  (pipeline wall / reference phases; target ≤ 2×)")
-            in_flow = sum(stages.values())
-            print(f"  ratio in-flow  {in_flow / ref_total:8.2f} ×  (the pipeline's stages only: no start-up, Prefect)")
-            for stage, ref in (("extract", "read"), ("audit", "checks"), ("transform", "transform")):
-                phases = r.stdout.split("phases (s):", 1)[1]
-                ref_s = float(phases.split(f"{ref} ", 1)[1].split(",")[0].split(";")[0])
-                print(f"    {stage:<10} {stages.get(stage, 0):6.1f} s vs {ref} {ref_s:5.1f} s → "
-                      f"{stages.get(stage, 0) / ref_s:4.1f} ×")
-
+        landing = args.landing
+        if landing is None:
+            landing = work / "landing"
+            panro("generate", "--out", str(landing), env=env)
+        if not args.skip_backfill:
+            backfill(landing, work, env, with_reference=not args.skip_reference)
         if not args.skip_nightly:
-            server, url = start_prefect_server(work / "prefect-server")
-            try:
-                env_srv = {**env, "PREFECT_API_URL": url}
-                year = nightly_after(landing, work, "2023-12-30", "2023-12-31", env_srv, args.repeats)
-                month = nightly_after(landing, work, "2023-01-30", "2023-01-31", env_srv, args.repeats)
-            finally:
-                server.terminate()
-                server.wait(timeout=30)
-            (year_s, year_stages), (month_s, month_stages) = median_run(year), median_run(month)
-            print(f"nightly run (Prefect server already running; median of {args.repeats} runs from the same state)")
-            print(f"  after 364 days {year_s:8.1f} s    (target < 30 s)  stages: {year_stages}")
-            print(f"  after 30 days  {month_s:8.1f} s                   stages: {month_stages}")
-            print("  all runs (s)   364 days: " + ", ".join(f"{w:.1f}" for w, _ in year)
-                  + "; 30 days: " + ", ".join(f"{w:.1f}" for w, _ in month))
-            print(f"  ratio          {year_s / month_s:8.2f} ×  (target ≤ 1.2×)")
+            nightly(landing, work, env, args.repeats)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

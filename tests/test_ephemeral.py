@@ -1,0 +1,66 @@
+"""The CLI boots Prefect's temporary server in the background while the pipeline imports; the
+flow then runs on that same server, not on a second one. Each case runs in its own interpreter,
+as the CLI does, with its own Prefect home."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = """
+import json, sys
+from panro.ephemeral import start_in_background
+from prefect.server.api.server import SubprocessASGIServer
+
+wait = start_in_background()
+wait()
+started = [s.api_url for s in SubprocessASGIServer._instances.values() if s.running]
+
+from prefect import flow, get_client
+
+@flow(name="ephemeral-probe")
+def probe() -> int:
+    return 1
+
+probe()
+with get_client(sync_client=True) as client:
+    runs = [r.name for r in client.read_flow_runs()]
+    api = str(client.api_url)
+servers = [s.api_url for s in SubprocessASGIServer._instances.values() if s.running]
+print(json.dumps({"started": started, "servers": servers, "api": api, "runs": len(runs)}))
+"""
+
+
+def probe(tmp_path: Path, **env: str) -> dict:
+    environment = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_LOGGING_LEVEL": "ERROR"}
+    environment.pop("PREFECT_API_URL", None)
+    environment.update(env)
+    done = subprocess.run([sys.executable, "-c", SCRIPT], env=environment, capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_the_flow_runs_on_the_server_started_in_the_background(tmp_path: Path) -> None:
+    seen = probe(tmp_path)
+    assert len(seen["started"]) == 1                 # up before the first flow call
+    assert seen["servers"] == seen["started"]        # and the flow did not start another
+    assert seen["api"].rstrip("/") == seen["started"][0].rstrip("/")
+    assert seen["runs"] == 1
+
+
+def test_with_a_configured_server_no_temporary_one_is_started(tmp_path: Path) -> None:
+    code = ("import json\n"
+            "from panro.ephemeral import start_in_background\n"
+            "from prefect.server.api.server import SubprocessASGIServer\n"
+            "start_in_background()()\n"
+            "print(json.dumps(len(SubprocessASGIServer._instances)))\n")
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"),
+           "PREFECT_API_URL": "http://127.0.0.1:9/api"}  # never contacted
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == 0
