@@ -219,14 +219,19 @@ def run_dbt(
     return _collect(command, result, elapsed)
 
 
-def docs_generate(dirs: DataDirs, target_dir: Path | str) -> DbtRun:
-    """`dbt docs generate` into `target_dir` (index.html, manifest.json, catalog.json)."""
+def docs_generate(dirs: DataDirs, target_dir: Path | str, *, after_build: bool = False) -> DbtRun:
+    """`dbt docs generate` into `target_dir` (index.html, manifest.json, catalog.json).
+
+    `after_build`: the last dbt command was a build of every node, whose manifest already holds
+    each node's compiled SQL; dbt then only writes the catalog (`--no-compile` leaves that
+    manifest in place) instead of compiling the whole project again (seconds)."""
     target_dir = Path(target_dir)
     target_dir.mkdir(parents=True, exist_ok=True)
     ensure_published_schemas(dirs, load_contracts())
-    result, elapsed = _invoke(dirs, ["docs", "generate"])
-    run = _collect("docs generate", result, elapsed)
     source = _paths(dirs)["target"]
+    reuse = after_build and (source / "manifest.json").exists()
+    result, elapsed = _invoke(dirs, ["docs", "generate", *(["--no-compile"] if reuse else [])])
+    run = _collect("docs generate", result, elapsed)
     for name in ("index.html", "manifest.json", "catalog.json"):
         src = source / name
         if src.exists():
@@ -261,13 +266,15 @@ def build_for_run(dirs: DataDirs) -> DbtRun:
 
 
 def refresh_docs(dirs: DataDirs) -> DbtRun | None:
-    """`dbt docs` under reports/dbt_docs/, regenerated only when the project changed (it costs seconds)."""
+    """`dbt docs` under reports/dbt_docs/, regenerated only when the project changed (it costs seconds).
+
+    Called right after a run's successful build: the docs reuse that build's compiled SQL."""
     target = dirs.reports / "dbt_docs"
     stamp = target / ".fingerprint"
     fingerprint = project_fingerprint()
     if (target / "index.html").exists() and stamp.exists() and stamp.read_text() == fingerprint:
         return None
-    run = docs_generate(dirs, target)
+    run = docs_generate(dirs, target, after_build=True)
     if run.success:
         stamp.write_text(fingerprint)
     return run

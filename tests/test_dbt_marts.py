@@ -11,6 +11,7 @@ into a real DuckDB file serves every test of this module.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from panro.settings import DataDirs
-from panro.transform import DbtRun, docs_generate, run_dbt
+from panro.transform import DbtRun, docs_generate, refresh_docs, run_dbt
 from tests.support.published import M, warehouse_rows, write_published, write_small_delivery
 
 D = dt.date.fromisoformat
@@ -252,3 +253,15 @@ def test_a_failing_data_test_is_reported(tmp_path: Path) -> None:
     assert not run.success
     assert any("not_null_stg_kt__kdeal_orders_ordered_at" in f for f in run.failures), run.summary()
     assert all(isinstance(f, str) for f in run.failures)
+
+
+def test_docs_after_a_build_carry_its_compiled_sql_and_the_catalog(built: tuple[DataDirs, DbtRun]) -> None:
+    dirs, _ = built
+    assert run_dbt(dirs, "build", exclude="resource_type:unit_test").success
+    run = refresh_docs(dirs)
+    assert run is not None and run.success, run and run.summary()
+    docs = dirs.reports / "dbt_docs"
+    manifest = json.loads((docs / "manifest.json").read_text(encoding="utf-8"))
+    assert "from" in manifest["nodes"]["model.panro.mart_program_kpis"]["compiled_code"]
+    assert "mart_program_kpis" in (docs / "catalog.json").read_text(encoding="utf-8")
+    assert refresh_docs(dirs) is None  # the project has not changed since
