@@ -116,6 +116,12 @@ CREATE OR REPLACE MACRO brn_ok(v) AS (
 """
 
 
+def _outside(expr: str, low: Any, high: Any) -> str:
+    """SQL true where `expr` is below `low` or above `high` (None: an open bound)."""
+    parts = ([f"{expr} < {low}"] if low is not None else []) + ([f"{expr} > {high}"] if high is not None else [])
+    return " OR ".join(parts) or "false"
+
+
 def predicate(item: dict[str, Any]) -> str | None:
     """SQL that is true for a row the expectation flags (None: not a row check)."""
     t, k = item["type"], item["kwargs"]
@@ -132,21 +138,16 @@ def predicate(item: dict[str, Any]) -> str | None:
     elif t == "expect_column_values_to_be_in_set":
         p = f"{c} IS NOT NULL AND {c} NOT IN ({', '.join(_lit(v) for v in k['value_set'])})"
     elif t == "expect_column_values_to_be_between":
-        parts = ([f"{c} < {k['min_value']}"] if k.get("min_value") is not None else []) + \
-                ([f"{c} > {k['max_value']}"] if k.get("max_value") is not None else [])
-        p = " OR ".join(parts)
+        p = _outside(c, k.get("min_value"), k.get("max_value"))
     elif t == "expect_column_values_to_be_valid_brn":
         p = f"{c} IS NOT NULL AND NOT coalesce(brn_ok({c}), false)"
     elif t == "expect_column_values_to_match_datetime_format":
         p = f"{c} IS NOT NULL AND {_instant(k['column'], k['datetime_format'])} IS NULL"
     elif t == "expect_column_text_values_to_be_between":
-        num = f"TRY_CAST(replace({c}, ',', '') AS DOUBLE)"
-        p = f"{num} < {k['min_value']} OR {num} > {k['max_value']}"
+        p = _outside(f"TRY_CAST(replace({c}, ',', '') AS DOUBLE)", k.get("min_value"), k.get("max_value"))
     elif t == "expect_column_values_to_be_within_days_of_business_date":
         lag = f"date_diff('day', CAST({_instant(k['column_A'], k['datetime_format'])} AS DATE), _business_date)"
-        parts = ([f"{lag} < {k['min_days_before']}"] if k.get("min_days_before") is not None else []) + \
-                ([f"{lag} > {k['max_days_before']}"] if k.get("max_days_before") is not None else [])
-        p = " OR ".join(parts)
+        p = _outside(lag, k.get("min_days_before"), k.get("max_days_before"))
     elif t == "expect_column_pair_datetimes_a_to_be_on_or_after_b":
         fmt = k["datetime_format"]
         p = f"{_instant(k['column_A'], fmt)} < {_instant(k['column_B'], fmt)}"

@@ -200,19 +200,24 @@ class ColumnValuesJsonMatchingSchema(ColumnMapMetricProvider):
         return pd.Series(json_matches(column, json_schema), index=column.index)
 
 
+def _not_outside(values: pd.Series, low: float | None, high: float | None) -> pd.Series:
+    """True where a value is not below `low` nor above `high` (an open bound, or NaN, passes)."""
+    ok = pd.Series(True, index=values.index)
+    if low is not None:
+        ok &= ~(values < low)
+    if high is not None:
+        ok &= ~(values > high)
+    return ok
+
+
 class ColumnTextValuesBetween(ColumnMapMetricProvider):
     condition_metric_name = "column_values.panro_text_between"
     condition_value_keys = ("min_value", "max_value")
 
     @column_condition_partial(engine=PandasExecutionEngine)
     def _pandas(cls, column, min_value=None, max_value=None, **kwargs):
-        num = parse_number(column)
-        ok = pd.Series(True, index=column.index)
-        if min_value is not None:
-            ok &= ~(num < min_value)
-        if max_value is not None:
-            ok &= ~(num > max_value)
-        return ok  # unparseable text passes here: the type expectation reports it
+        # unparseable text passes here: the type expectation reports it
+        return _not_outside(parse_number(column), min_value, max_value)
 
 
 class ColumnPairWithinDaysOfBusinessDate(ColumnPairMapMetricProvider):
@@ -227,12 +232,8 @@ class ColumnPairWithinDaysOfBusinessDate(ColumnPairMapMetricProvider):
         day = parse_instant(column_A, datetime_format).dt.normalize()
         business = pd.to_datetime(column_B, errors="coerce")
         lag = (business - day).dt.days  # days the value lies before the business date
-        ok = pd.Series(True, index=column_A.index)
-        if min_days_before is not None:
-            ok &= ~(lag < min_days_before)
-        if max_days_before is not None:
-            ok &= ~(lag > max_days_before)
-        return ok  # unparseable values pass here: the type expectation reports them
+        # unparseable values pass here: the type expectation reports them
+        return _not_outside(lag, min_days_before, max_days_before)
 
 
 class ColumnPairDatetimesAOnOrAfterB(ColumnPairMapMetricProvider):
