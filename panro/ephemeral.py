@@ -10,6 +10,7 @@ process), stopped the same way when the process exits.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 
@@ -27,10 +28,9 @@ def start_in_background() -> Callable[[], None]:
     server = SubprocessASGIServer()
 
     def boot() -> None:
-        try:
+        # on failure start() marks the server not running: the flow call starts it again and raises
+        with contextlib.suppress(Exception):
             server.start()
-        except Exception:  # the flow call starts it again, and raises with the reason
-            server.running = False
 
     thread = threading.Thread(target=boot, name="prefect-ephemeral-server", daemon=True)
     thread.start()
