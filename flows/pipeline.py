@@ -23,7 +23,8 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import get_run_context
 
-from panro import faults, notify, report
+from panro import faults, memory, notify, report
+from panro.dbt_worker import DbtWorker
 from panro.extract import extract
 from panro.gate import audit
 from panro.ledger import Ledger
@@ -31,7 +32,6 @@ from panro.outcome import RunOutcome, batches_touched_since, describe
 from panro.publish import publish
 from panro.runlock import run_lock
 from panro.settings import DataDirs
-from panro.transform import build_for_run, refresh_docs
 
 KST = dt.timezone(dt.timedelta(hours=9), "KST")
 T = TypeVar("T")
@@ -79,17 +79,18 @@ def audit_batches(dirs: DataDirs, ledger: Ledger, run_id: str) -> Any:
     """Validate every extracted batch with its GX suite; publish, reject rows, or quarantine."""
     result = audit(dirs, ledger, run_id=run_id)
     get_run_logger().info("gate: %s", result.summary())
+    memory.give_back()  # the gate's frames, before dbt's process needs the room
     return result
 
 
 @task(name="transform", cache_policy=NO_CACHE, timeout_seconds=3600)
-def build_marts(dirs: DataDirs) -> Any:
-    """dbt build (models and data tests) into the private work warehouse, in-process: incremental,
-    or in full after the dbt project changed (panro.transform.build_for_run).
+def build_marts(dbt: DbtWorker) -> Any:
+    """dbt build (models and data tests) into the private work warehouse: incremental, or in full
+    after the dbt project changed (panro.transform.build_for_run), in the run's dbt process.
 
     dbt's unit tests check the SQL logic, not the night's data: they run in the test suite, not here."""
     log = get_run_logger()
-    result = build_for_run(dirs)
+    result = dbt.build_for_run()
     if not result.success:
         raise TransformFailed("dbt build failed: " + "; ".join(result.failures[:10]))
     log.info("dbt build passed in %.1f s", result.elapsed)
@@ -106,10 +107,10 @@ def publish_marts(dirs: DataDirs, run_id: str) -> Any:
 
 
 @task(name="report", cache_policy=NO_CACHE, timeout_seconds=600)
-def report_run(dirs: DataDirs, outcome: RunOutcome) -> None:
+def report_run(dirs: DataDirs, outcome: RunOutcome, dbt: DbtWorker) -> None:
     """Prefect artifacts (batches table, KPI summary) and the HTML report under reports/, with dbt docs."""
     if outcome.published:
-        docs = refresh_docs(dirs)
+        docs = dbt.refresh_docs()
         if docs is not None and not docs.success:
             get_run_logger().warning("dbt docs could not be generated: %s", docs.summary())
     report.write(dirs, outcome)
@@ -132,14 +133,14 @@ def run_pipeline(dirs: DataDirs, dates: list[dt.date], kind: str) -> RunOutcome:
     run_id = _run_id()
     outcome = RunOutcome(run_id, kind, (min(dates), max(dates)), dt.datetime.now(dt.UTC))
     log.info("%s run %s for %s … %s on %s", kind, run_id, min(dates), max(dates), dirs.root)
-    with run_lock(dirs):
+    with run_lock(dirs), DbtWorker(dirs) as dbt:  # dbt starts up in its process while the run extracts
         try:
             with Ledger(dirs.ledger_path) as ledger:
                 ledger.start_run(run_id, kind)
                 try:
                     _timed(outcome.timings, "extract", lambda: extract_feeds(dirs, dates, ledger))
                     _timed(outcome.timings, "audit", lambda: audit_batches(dirs, ledger, run_id))
-                    _timed(outcome.timings, "transform", lambda: build_marts(dirs))
+                    _timed(outcome.timings, "transform", lambda: build_marts(dbt))
                     _timed(outcome.timings, "publish", lambda: publish_marts(dirs, run_id))
                     outcome.published = True
                 except Exception as e:
@@ -150,16 +151,16 @@ def run_pipeline(dirs: DataDirs, dates: list[dt.date], kind: str) -> RunOutcome:
                     ledger.finish_run(run_id, "failed" if outcome.error else f"exit {outcome.exit_code}",
                                       outcome.error or "")
         finally:
-            _announce(dirs, outcome)  # still under the lock: the report reads the run's own warehouse
+            _announce(dirs, outcome, dbt)  # still under the lock: the report reads the run's own warehouse
     return outcome
 
 
-def _announce(dirs: DataDirs, outcome: RunOutcome) -> None:
+def _announce(dirs: DataDirs, outcome: RunOutcome, dbt: DbtWorker) -> None:
     """Report and notify whatever happened; never let reporting turn a good run into a failed one."""
     log = get_run_logger()
     try:
         outcome.kpis = report.read_kpis(dirs) if outcome.published else []
-        _timed(outcome.timings, "report", lambda: report_run(dirs, outcome))
+        _timed(outcome.timings, "report", lambda: report_run(dirs, outcome, dbt))
     except Exception as e:  # the run's data is published; a broken report is logged, not fatal
         log.error("could not write the run report: %s: %s", type(e).__name__, e)
     for b in outcome.held_back:

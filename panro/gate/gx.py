@@ -22,6 +22,7 @@ import great_expectations as gx
 import great_expectations.execution_engine.pandas_execution_engine as _gx_pandas
 import pandas as pd
 from great_expectations.core.run_identifier import RunIdentifier
+from great_expectations.data_context.data_context.context_factory import project_manager
 from great_expectations.data_context.types.base import DataContextConfig, ProgressBarsConfig
 from great_expectations.data_context.types.resource_identifiers import (
     ExpectationSuiteIdentifier,
@@ -185,3 +186,10 @@ class GxRun:
         ids = [ExpectationSuiteIdentifier(name=n) for n in self._suites] + self._stored
         self.context.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=ids)
         return docs_dir(self.dirs) / "index.html"
+
+    def close(self) -> None:
+        """Let go of the context. GX keeps the last one process-wide, and with it every data source's
+        last batch: after a backfill's gate, a gigabyte of frames nobody reads any more."""
+        self._assets.clear()
+        self._suites.clear()
+        project_manager.set_project(None)

@@ -752,7 +752,10 @@ def audit(dirs: DataDirs, ledger: Ledger, *, run_id: str, contracts: tuple[FeedC
     finally:
         con.close()
     t = time.perf_counter()
-    docs = None if dry_run else gxr.build_docs()
+    try:
+        docs = None if dry_run else gxr.build_docs()
+    finally:
+        gxr.close()
     timings["data_docs"] = round(time.perf_counter() - t, 3)
     timings["total"] = round(time.perf_counter() - clock, 3)
     return GateReport(run_id, started, now_utc(), outcomes, docs, timings)
