@@ -125,8 +125,12 @@ def _paths(dirs: DataDirs) -> dict[str, Path]:
     return {"target": dirs.work / "dbt_target", "logs": dirs.work / "dbt_logs"}
 
 
-# The project as `parse_ahead` left it, by work folder: taken (once) by the next build there.
+# dbt's parsed project, kept in this process by work folder, so that a command need not parse again:
+# - `parse_ahead` leaves it for the next build (taken once);
+# - a build that started from it leaves it, with every node compiled, for a `docs generate
+#   --no-compile` right after (any other command in between drops it).
 _PARSED: dict[Path, Any] = {}
+_BUILT: dict[Path, Any] = {}
 
 
 def _invoke(dirs: DataDirs, args: list[str]) -> tuple[Any, float]:
@@ -134,12 +138,20 @@ def _invoke(dirs: DataDirs, args: list[str]) -> tuple[Any, float]:
 
     dirs.work.mkdir(parents=True, exist_ok=True)
     with _DBT_LOCK, _environment(dbt_env(dirs)):
-        manifest = _PARSED.pop(dirs.work, None) if args[:1] == ["build"] else None
+        built = _BUILT.pop(dirs.work, None)
+        if args[:1] == ["build"]:
+            manifest = _PARSED.pop(dirs.work, None)
+        elif args[:2] == ["docs", "generate"] and "--no-compile" in args:
+            manifest = built
+        else:
+            manifest = None
         started = time.perf_counter()
         try:
             result = dbtRunner(manifest=manifest).invoke(args, send_anonymous_usage_stats=False)
         finally:
             _close_duckdb()
+        if args[:1] == ["build"] and manifest is not None and result.success:
+            _BUILT[dirs.work] = manifest
         return result, time.perf_counter() - started
 
 

@@ -3,6 +3,7 @@ the run — not when the run ends, not when the run's process is killed."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -38,6 +39,17 @@ def test_a_build_in_the_worker_gives_what_a_build_in_process_gives(dirs: DataDir
     assert run.nodes > 100  # every model, seed and data test of the project, on no data
     assert (dirs.work / "built_with.fingerprint").exists()
     assert dirs.work_warehouse.exists()
+
+
+def test_docs_after_a_build_in_the_worker_carry_its_compiled_sql_and_the_catalog(dirs: DataDirs) -> None:
+    with DbtWorker(dirs) as dbt:
+        assert dbt.build_for_run().success
+        run = dbt.refresh_docs()
+    assert run is not None and run.success, run and run.summary()
+    docs = dirs.reports / "dbt_docs"
+    manifest = json.loads((docs / "manifest.json").read_text(encoding="utf-8"))
+    assert "from" in manifest["nodes"]["model.panro.mart_program_kpis"]["compiled_code"]
+    assert "mart_program_kpis" in (docs / "catalog.json").read_text(encoding="utf-8")
 
 
 def test_the_worker_stops_with_the_run(dirs: DataDirs) -> None:

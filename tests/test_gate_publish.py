@@ -4,6 +4,7 @@ leaves the last good one visible; other partners go on."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -49,6 +50,16 @@ def test_clean_data_of_every_feed_passes_untouched(dirs: DataDirs, ledger: Ledge
     # nothing pending: nothing to do, no Data Docs rebuilt
     again = audit(dirs, ledger, run_id="again", today=TODAY)
     assert again.batches == [] and again.data_docs is None
+
+
+def test_a_batch_published_whole_takes_no_second_copy_on_disk(dirs: DataDirs, ledger: Ledger) -> None:
+    feed = "yogiyo/orders"
+    batch = write_batch(dirs, ledger, feed, clean_rows(feed, 120, D), day=D)
+    audit(dirs, ledger, run_id="r1", today=TODAY)
+    published = published_path(dirs, contract_for(feed), batch.file_name)
+    raw = Path(ledger.get(batch.batch_id).raw_path)
+    assert published.read_bytes() == raw.read_bytes()
+    assert published.stat().st_ino == raw.stat().st_ino      # one file in both zones (a hard link)
 
 
 def test_a_corrected_redelivery_replaces_the_file(dirs: DataDirs, ledger: Ledger) -> None:
