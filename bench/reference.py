@@ -7,7 +7,9 @@ DuckDB SQL in one process — no Prefect, no ledger, no Great Expectations, no d
   be read in Python), one Parquet file per feed with the same lineage columns;
 - checks: the gate's suites as one SQL query per feed (bench/bench_gate.py's translation);
 - transforms: dbt's own compiled SQL of every model, executed directly in dependency order
-  (compiled beforehand, untimed, with seeds loaded — static reference data).
+  (compiled beforehand, untimed, with seeds loaded — static reference data);
+- tests: dbt's own compiled SQL of every data test, counted — the checks the pipeline runs on its
+  tables before it publishes them (`--no-tests` leaves them out, as this reference did before).
 Prints one line per phase and the total.
 """
 
@@ -72,10 +74,17 @@ def compiled_models(dirs: DataDirs) -> list[tuple[str, str, str]]:
     return [(models[u]["schema"], models[u]["name"], models[u]["compiled_code"]) for u in order]
 
 
+def compiled_tests(dirs: DataDirs) -> list[tuple[str, str]]:
+    """(name, compiled SQL) of every data test, from dbt's manifest (unit tests are not data tests)."""
+    manifest = json.loads((dirs.work / "dbt_target" / "manifest.json").read_text(encoding="utf-8"))
+    return [(n["name"], n["compiled_code"]) for n in manifest["nodes"].values() if n["resource_type"] == "test"]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--landing", type=Path, required=True)
     p.add_argument("--work", type=Path, required=True)
+    p.add_argument("--no-tests", action="store_true", help="leave out dbt's data tests")
     args = p.parse_args(argv)
     dirs = DataDirs.from_env(args.work, str(args.landing))
     contracts = load_contracts()
@@ -86,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (prep.success and compiled.success):
         raise SystemExit(prep.summary() + "\n" + compiled.summary())
     models = compiled_models(dirs)
+    tests = [] if args.no_tests else compiled_tests(dirs)
 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -111,13 +121,21 @@ def main(argv: list[str] | None = None) -> int:
         con.execute(f"create schema if not exists {schema}")
         con.execute(f'create or replace table {schema}."{name}" as {sql}')
     timings["transform"] = time.perf_counter() - t2
+
+    failing_tests = 0
+    if tests:
+        t3 = time.perf_counter()
+        for _, sql in tests:
+            failing_tests += bool(con.execute(f"select count(*) from (\n{sql}\n) as t").fetchone()[0])
+        timings["tests"] = time.perf_counter() - t3
     kpi = con.execute("select value from marts.mart_program_kpis where year = 2023 and partner_code = 'ALL' "
                       "and kpi_code = 'merchants_reached'").fetchone()
     con.close()
 
     total = time.perf_counter() - t0
     reached = kpi[0] if kpi else None
-    print(f"rows read {rows:,}; failing-row checks {sum(failing.values())}; merchants_reached {reached}")
+    print(f"rows read {rows:,}; failing-row checks {sum(failing.values())}; "
+          f"data tests {len(tests)} ({failing_tests} failing); merchants_reached {reached}")
     print("phases (s): " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()) + f"; total {total:.1f}")
     return 0
 
