@@ -76,8 +76,9 @@ def extract_feeds(dirs: DataDirs, dates: list[dt.date], ledger: Ledger) -> Any:
 
 @task(name="audit", cache_policy=NO_CACHE, timeout_seconds=1800)
 def audit_batches(dirs: DataDirs, ledger: Ledger, run_id: str) -> Any:
-    """Validate every extracted batch with its GX suite; publish, reject rows, or quarantine."""
-    result = audit(dirs, ledger, run_id=run_id)
+    """Validate every extracted batch with its GX suite; publish, reject rows, or quarantine.
+    Its Data Docs are left to render while dbt builds (`run_pipeline`)."""
+    result = audit(dirs, ledger, run_id=run_id, docs="later")
     get_run_logger().info("gate: %s", result.summary())
     memory.give_back()  # the gate's frames, before dbt's process needs the room
     return result
@@ -133,13 +134,15 @@ def run_pipeline(dirs: DataDirs, dates: list[dt.date], kind: str) -> RunOutcome:
     run_id = _run_id()
     outcome = RunOutcome(run_id, kind, (min(dates), max(dates)), dt.datetime.now(dt.UTC))
     log.info("%s run %s for %s … %s on %s", kind, run_id, min(dates), max(dates), dirs.root)
+    data_docs = None
     with run_lock(dirs), DbtWorker(dirs) as dbt:  # dbt starts up in its process while the run extracts
         try:
             with Ledger(dirs.ledger_path) as ledger:
                 ledger.start_run(run_id, kind)
                 try:
                     _timed(outcome.timings, "extract", lambda: extract_feeds(dirs, dates, ledger))
-                    _timed(outcome.timings, "audit", lambda: audit_batches(dirs, ledger, run_id))
+                    gate = _timed(outcome.timings, "audit", lambda: audit_batches(dirs, ledger, run_id))
+                    data_docs = gate.render_docs_in_background()  # while dbt builds, in its process
                     _timed(outcome.timings, "transform", lambda: build_marts(dbt))
                     _timed(outcome.timings, "publish", lambda: publish_marts(dirs, run_id))
                     outcome.published = True
@@ -151,6 +154,8 @@ def run_pipeline(dirs: DataDirs, dates: list[dt.date], kind: str) -> RunOutcome:
                     ledger.finish_run(run_id, "failed" if outcome.error else f"exit {outcome.exit_code}",
                                       outcome.error or "")
         finally:
+            if data_docs is not None:
+                data_docs.join()
             _announce(dirs, outcome, dbt)  # still under the lock: the report reads the run's own warehouse
     return outcome
 

@@ -62,6 +62,21 @@ def test_a_batch_published_whole_takes_no_second_copy_on_disk(dirs: DataDirs, le
     assert published.stat().st_ino == raw.stat().st_ino      # one file in both zones (a hard link)
 
 
+def test_data_docs_left_for_later_render_on_a_thread_of_their_own(dirs: DataDirs, ledger: Ledger) -> None:
+    feed = "yogiyo/orders"
+    write_batch(dirs, ledger, feed, clean_rows(feed, 50, D), day=D)
+    report = audit(dirs, ledger, run_id="later", today=TODAY, docs="later")
+    assert report.counts()["published"] == 1
+    assert report.data_docs is not None and not report.data_docs.exists()   # named, not yet rendered
+    thread = report.render_docs_in_background()
+    assert thread is not None
+    thread.join(timeout=120)
+    assert report.data_docs.exists()
+    pages = list((report.data_docs.parent / "validations").rglob("*.html"))
+    assert any("later" in str(p) for p in pages), pages
+    assert report.render_docs_in_background() is None                       # rendered once
+
+
 def test_a_corrected_redelivery_replaces_the_file(dirs: DataDirs, ledger: Ledger) -> None:
     feed = "yogiyo/orders"
     contract = contract_for(feed)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +133,7 @@ class GxRun:
         self._assets: dict[str, Any] = {}
         self._lock = threading.RLock()   # feeds are validated in parallel threads; the context is shared
         self._suites: dict[str, Any] = {}
+        self._items: dict[str, list[dict[str, Any]]] = {}   # each suite as configured (for DocsJob)
         self._stored: list[Any] = []
 
     def suite(self, name: str, items: list[dict[str, Any]]) -> tuple[Any, dict[str, int]]:
@@ -142,6 +144,7 @@ class GxRun:
                                                                     expectations=[dict(i) for i in items]))
                 ids = {str(e.id): n for n, e in enumerate(suite.expectations)}
                 self._suites[name] = (suite, ids)
+                self._items[name] = [dict(i) for i in items]
             return self._suites[name]
 
     def validate(self, suite: Any, frame: pd.DataFrame, *, asset: str, label: str) -> Any:
@@ -179,17 +182,42 @@ class GxRun:
             self.context.validation_results_store.set(key, result)
             self._stored.append(key)
 
-    def build_docs(self) -> Path | None:
-        """Render this run's suites and results (once per run) and the site index."""
+    def docs_job(self) -> DocsJob | None:
+        """What this run's Data Docs need (its suites and the keys of its stored results), or None."""
         if not self._stored:
             return None
-        ids = [ExpectationSuiteIdentifier(name=n) for n in self._suites] + self._stored
-        self.context.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=ids)
-        return docs_dir(self.dirs) / "index.html"
+        return DocsJob(self.dirs, dict(self._items), list(self._stored))
+
+    def build_docs(self) -> Path | None:
+        """Render this run's suites and results, and the site index, now."""
+        job = self.docs_job()
+        return None if job is None else job.build()
 
     def close(self) -> None:
         """Let go of the context. GX keeps the last one process-wide, and with it every data source's
         last batch: after a backfill's gate, a gigabyte of frames nobody reads any more."""
         self._assets.clear()
         self._suites.clear()
+        self._items.clear()
         project_manager.set_project(None)
+
+
+@dataclass(frozen=True)
+class DocsJob:
+    """A run's Data Docs, to build after its GX context is gone (the results are on disk): so the
+    gate can hand them to a thread that renders them while dbt builds, in its own process."""
+
+    dirs: DataDirs
+    suites: dict[str, list[dict[str, Any]]]
+    results: list[Any]                      # ValidationResultIdentifier of every stored result
+
+    def build(self) -> Path:
+        context = gx.get_context(mode="ephemeral", project_config=_config(self.dirs))
+        try:
+            for name, expectations in self.suites.items():
+                context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
+            ids = [ExpectationSuiteIdentifier(name=n) for n in self.suites] + self.results
+            context.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=ids)
+        finally:
+            project_manager.set_project(None)
+        return docs_dir(self.dirs) / "index.html"

@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import logging
 import os
 import shutil
 import statistics
+import threading
 import time
 import uuid
 from collections import defaultdict
@@ -44,10 +46,12 @@ import pyarrow.parquet as pq
 from panro import quarantine as q
 from panro.batches import ensure_published_schemas, published_path, raw_schema, write_parquet_atomic
 from panro.contracts import FeedContract, load_contracts
-from panro.gate.gx import GX_VERSION, GxRun
+from panro.gate.gx import GX_VERSION, DocsJob, GxRun, docs_dir
 from panro.gate.suites import load_suite, suite_name
 from panro.ledger import Batch, Ledger, now_utc
 from panro.settings import KST_TZ, DataDirs
+
+log = logging.getLogger("panro.gate")
 
 OUTCOMES = ("published", "published_with_rejections", "quarantined")
 SAMPLES = 3
@@ -134,6 +138,23 @@ class GateReport:
     batches: list[BatchOutcome]
     data_docs: Path | None
     timings: dict[str, float] = field(default_factory=dict)
+    docs_job: DocsJob | None = field(default=None, repr=False)   # Data Docs still to render (docs="later")
+
+    def render_docs_in_background(self) -> threading.Thread | None:
+        """Render the Data Docs left for later on a thread of their own (join it before reporting)."""
+        job, self.docs_job = self.docs_job, None
+        if job is None:
+            return None
+
+        def render() -> None:
+            try:
+                job.build()
+            except Exception as e:  # a report, not data: the run goes on, the failure is logged
+                log.error("could not build the GX Data Docs: %s: %s", type(e).__name__, e)
+
+        thread = threading.Thread(target=render, name="gx-data-docs", daemon=True)
+        thread.start()
+        return thread
 
     def _sum(self, attr: str) -> int:
         return sum(getattr(b, attr) for b in self.batches)
@@ -694,11 +715,12 @@ def _history(ledger: Ledger, contract: FeedContract, pending: list[_Audit]) -> d
 
 def audit(dirs: DataDirs, ledger: Ledger, *, run_id: str, contracts: tuple[FeedContract, ...] | None = None,
           batch_ids: list[str] | None = None, decided_by: str = "gate", reason: str | None = None,
-          today: dt.date | None = None, dry_run: bool = False) -> GateReport:
+          today: dt.date | None = None, dry_run: bool = False, docs: str = "now") -> GateReport:
     """Audit every `extracted` batch (or only `batch_ids`): publish, reject rows, or quarantine.
 
     Returns the per-batch outcomes with reconciliation totals; Data Docs are built once, at the end,
-    into `dirs.reports / "data_docs"`. Other partners' batches go on whatever one batch does.
+    into `dirs.reports / "data_docs"` — or, with docs="later", left to the caller
+    (`GateReport.render_docs_in_background`). Other partners' batches go on whatever one batch does.
     `dry_run`: decide only — nothing is published, held, recorded in the ledger or stored.
     """
     started, clock = now_utc(), time.perf_counter()
@@ -757,13 +779,17 @@ def audit(dirs: DataDirs, ledger: Ledger, *, run_id: str, contracts: tuple[FeedC
     finally:
         con.close()
     t = time.perf_counter()
-    try:
-        docs = None if dry_run else gxr.build_docs()
-    finally:
-        gxr.close()
+    job = None if dry_run else gxr.docs_job()
+    gxr.close()
+    index = None
+    if job is not None and docs == "later":
+        index = docs_dir(dirs) / "index.html"
+    elif job is not None:
+        index = job.build()
+        job = None
     timings["data_docs"] = round(time.perf_counter() - t, 3)
     timings["total"] = round(time.perf_counter() - clock, 3)
-    return GateReport(run_id, started, now_utc(), outcomes, docs, timings)
+    return GateReport(run_id, started, now_utc(), outcomes, index, timings, docs_job=job)
 
 
 def _orphan_contract(b: Batch) -> FeedContract:
