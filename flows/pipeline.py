@@ -23,9 +23,10 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import get_run_context
 
-from panro import faults, gate, memory, notify, report
+from panro import faults, memory, notify, report
 from panro.dbt_worker import DbtWorker
 from panro.extract import extract
+from panro.gate import audit
 from panro.ledger import Ledger
 from panro.outcome import RunOutcome, batches_touched_since, describe
 from panro.publish import publish
@@ -77,7 +78,7 @@ def extract_feeds(dirs: DataDirs, dates: list[dt.date], ledger: Ledger) -> Any:
 def audit_batches(dirs: DataDirs, ledger: Ledger, run_id: str) -> Any:
     """Validate every extracted batch with its GX suite; publish, reject rows, or quarantine.
     Its Data Docs are left to render while dbt builds (`run_pipeline`)."""
-    result = gate.audit(dirs, ledger, run_id=run_id, docs="later")
+    result = audit(dirs, ledger, run_id=run_id, docs="later")
     get_run_logger().info("gate: %s", result.summary())
     memory.give_back()  # the gate's frames, before dbt's process needs the room
     return result
@@ -133,7 +134,6 @@ def run_pipeline(dirs: DataDirs, dates: list[dt.date], kind: str) -> RunOutcome:
     run_id = _run_id()
     outcome = RunOutcome(run_id, kind, (min(dates), max(dates)), dt.datetime.now(dt.UTC))
     log.info("%s run %s for %s … %s on %s", kind, run_id, min(dates), max(dates), dirs.root)
-    gate.import_in_background()  # Great Expectations loads (seconds) while the run extracts
     data_docs = None
     with run_lock(dirs), DbtWorker(dirs) as dbt:  # dbt starts up in its process while the run extracts
         try:
@@ -141,8 +141,8 @@ def run_pipeline(dirs: DataDirs, dates: list[dt.date], kind: str) -> RunOutcome:
                 ledger.start_run(run_id, kind)
                 try:
                     _timed(outcome.timings, "extract", lambda: extract_feeds(dirs, dates, ledger))
-                    audited = _timed(outcome.timings, "audit", lambda: audit_batches(dirs, ledger, run_id))
-                    data_docs = audited.render_docs_in_background()  # while dbt builds, in its process
+                    gate = _timed(outcome.timings, "audit", lambda: audit_batches(dirs, ledger, run_id))
+                    data_docs = gate.render_docs_in_background()  # while dbt builds, in its process
                     _timed(outcome.timings, "transform", lambda: build_marts(dbt))
                     _timed(outcome.timings, "publish", lambda: publish_marts(dirs, run_id))
                     outcome.published = True

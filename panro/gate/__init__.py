@@ -32,16 +32,6 @@ _WHERE = {"audit": "wap", "GateReport": "wap", "BatchOutcome": "wap",
           "published_state": "state", "PublishedState": "state", "PublishedFile": "state"}
 
 
-def import_in_background() -> None:
-    """Start importing the gate (Great Expectations: seconds) on a thread, while a run extracts;
-    the first use of `audit` then waits for that import instead of starting its own."""
-    import importlib
-    import threading
-
-    threading.Thread(target=importlib.import_module, args=("panro.gate.wap",), name="import-gx",
-                     daemon=True).start()
-
-
 def __getattr__(name: str) -> Any:
     if name in _WHERE:
         import importlib
