@@ -124,7 +124,7 @@ def _config(dirs: DataDirs) -> DataContextConfig:
 
 
 class GxRun:
-    """One gate run's GX context: suites, validations, and the Data Docs built at the end."""
+    """One gate run's GX context: suites and validations; `docs_job()` for its Data Docs, then `close()`."""
 
     def __init__(self, dirs: DataDirs, run_id: str, *, keep_results: bool = True) -> None:
         self.dirs, self.keep_results = dirs, keep_results
@@ -191,11 +191,6 @@ class GxRun:
         if not self._stored:
             return None
         return DocsJob(self.dirs, dict(self._items), list(self._stored))
-
-    def build_docs(self) -> Path | None:
-        """Render this run's suites and results, and the site index, now."""
-        job = self.docs_job()
-        return None if job is None else job.build()
 
     def close(self) -> None:
         """Let go of the context. GX keeps the last one process-wide, and with it every data source's

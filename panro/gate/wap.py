@@ -33,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import duckdb
@@ -715,7 +715,8 @@ def _history(ledger: Ledger, contract: FeedContract, pending: list[_Audit]) -> d
 
 def audit(dirs: DataDirs, ledger: Ledger, *, run_id: str, contracts: tuple[FeedContract, ...] | None = None,
           batch_ids: list[str] | None = None, decided_by: str = "gate", reason: str | None = None,
-          today: dt.date | None = None, dry_run: bool = False, docs: str = "now") -> GateReport:
+          today: dt.date | None = None, dry_run: bool = False, docs: Literal["now", "later"] = "now",
+          ) -> GateReport:
     """Audit every `extracted` batch (or only `batch_ids`): publish, reject rows, or quarantine.
 
     Returns the per-batch outcomes with reconciliation totals; Data Docs are built once, at the end,
@@ -778,9 +779,9 @@ def audit(dirs: DataDirs, ledger: Ledger, *, run_id: str, contracts: tuple[FeedC
         timings["publish"] = round(time.perf_counter() - t, 3)
     finally:
         con.close()
+        job = None if dry_run else gxr.docs_job()
+        gxr.close()   # whatever happened: GX would keep the frames of the last batches
     t = time.perf_counter()
-    job = None if dry_run else gxr.docs_job()
-    gxr.close()
     index = None
     if job is not None and docs == "later":
         index = docs_dir(dirs) / "index.html"
