@@ -11,7 +11,6 @@ into a real DuckDB file serves every test of this module.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import subprocess
 import sys
@@ -22,6 +21,7 @@ import pytest
 
 from panro.settings import DataDirs
 from panro.transform import DbtRun, docs_generate, refresh_docs, run_dbt
+from tests.support.dbt_docs import assert_docs_carry_compiled_sql_and_catalog
 from tests.support.published import M, warehouse_rows, write_published, write_small_delivery
 
 D = dt.date.fromisoformat
@@ -260,8 +260,5 @@ def test_docs_after_a_build_carry_its_compiled_sql_and_the_catalog(built: tuple[
     assert run_dbt(dirs, "build", exclude="resource_type:unit_test").success
     run = refresh_docs(dirs)
     assert run is not None and run.success, run and run.summary()
-    docs = dirs.reports / "dbt_docs"
-    manifest = json.loads((docs / "manifest.json").read_text(encoding="utf-8"))
-    assert "from" in manifest["nodes"]["model.panro.mart_program_kpis"]["compiled_code"]
-    assert "mart_program_kpis" in (docs / "catalog.json").read_text(encoding="utf-8")
+    assert_docs_carry_compiled_sql_and_catalog(dirs)
     assert refresh_docs(dirs) is None  # the project has not changed since

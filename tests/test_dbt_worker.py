@@ -3,7 +3,6 @@ the run — not when the run ends, not when the run's process is killed."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -15,6 +14,9 @@ import pytest
 
 from panro.dbt_worker import DbtWorker, WorkerDied
 from panro.settings import DataDirs
+from panro.transform import build_for_run, project_fingerprint
+from tests.support.dbt_docs import assert_docs_carry_compiled_sql_and_catalog
+from tests.support.published import warehouse_rows, write_small_delivery
 
 
 def gone(pid: int, within: float = 10.0) -> bool:
@@ -32,13 +34,20 @@ def gone(pid: int, within: float = 10.0) -> bool:
     return False
 
 
-def test_a_build_in_the_worker_gives_what_a_build_in_process_gives(dirs: DataDirs) -> None:
-    with DbtWorker(dirs) as dbt:
-        run = dbt.build_for_run()
-    assert run.success, run.summary()
-    assert run.nodes > 100  # every model, seed and data test of the project, on no data
-    assert (dirs.work / "built_with.fingerprint").exists()
-    assert dirs.work_warehouse.exists()
+def test_a_build_in_the_worker_gives_what_a_build_in_process_gives(tmp_path: Path) -> None:
+    in_worker, in_process = (DataDirs.from_env(tmp_path / name) for name in ("worker", "process"))
+    for dirs in (in_worker, in_process):
+        write_small_delivery(dirs)
+    with DbtWorker(in_worker) as dbt:
+        worker_run = dbt.build_for_run()     # starts from the parse the worker did ahead
+    process_run = build_for_run(in_process)  # parses itself
+    assert worker_run.success, worker_run.summary()
+    assert worker_run.statuses == process_run.statuses  # every node, with the same outcome
+    assert worker_run.nodes > 100
+    for relation in ("marts.mart_program_kpis", "marts.mart_festival_sales", "marts.mart_support_reach"):
+        built = warehouse_rows(in_worker.work_warehouse, relation)
+        assert built and built == warehouse_rows(in_process.work_warehouse, relation), relation
+    assert (in_worker.work / "built_with.fingerprint").read_text() == project_fingerprint()
 
 
 def test_docs_after_a_build_in_the_worker_carry_its_compiled_sql_and_the_catalog(dirs: DataDirs) -> None:
@@ -46,10 +55,7 @@ def test_docs_after_a_build_in_the_worker_carry_its_compiled_sql_and_the_catalog
         assert dbt.build_for_run().success
         run = dbt.refresh_docs()
     assert run is not None and run.success, run and run.summary()
-    docs = dirs.reports / "dbt_docs"
-    manifest = json.loads((docs / "manifest.json").read_text(encoding="utf-8"))
-    assert "from" in manifest["nodes"]["model.panro.mart_program_kpis"]["compiled_code"]
-    assert "mart_program_kpis" in (docs / "catalog.json").read_text(encoding="utf-8")
+    assert_docs_carry_compiled_sql_and_catalog(dirs)
 
 
 def test_the_worker_stops_with_the_run(dirs: DataDirs) -> None:
