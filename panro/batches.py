@@ -3,12 +3,14 @@
 raw/<partner>/<feed>/<file_name>@<checksum12>.parquet   one file per delivered file version
 published/<partner>/<feed>/<file_name>.parquet          the current audited version of that file
 published/<partner>/<feed>/_schema.parquet              zero rows; keeps an empty feed readable
+published/_index.parquet                                 every published batch with its file (gate.state.write_index)
 """
 
 from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 
 import pyarrow as pa
@@ -37,6 +39,12 @@ LINEAGE = pa.schema([
     ("_loaded_at", pa.timestamp("us", tz="UTC")),
 ])
 SCHEMA_FILE = "_schema.parquet"
+INDEX_FILE = "_index.parquet"
+INDEX_SCHEMA = pa.schema([
+    ("feed", pa.string()),       # partner/feed, as the dbt source names it: source('partner', 'feed')
+    ("batch_id", pa.string()),
+    ("path", pa.string()),       # the batch's file, relative to published/
+])
 
 
 def raw_schema(contract: FeedContract) -> pa.Schema:
@@ -77,3 +85,16 @@ def ensure_published_schemas(dirs: DataDirs, contracts: tuple[FeedContract, ...]
         schema = raw_schema(contract)
         if not path.exists() or pq.read_schema(path) != schema:
             write_parquet_atomic(schema.empty_table(), path)
+
+
+def write_published_index(dirs: DataDirs, batches: Iterable[tuple[str, str, str, str]]) -> Path:
+    """Write `published/_index.parquet`: one row per (partner, feed, file_name, batch_id) published.
+
+    dbt's staging models read it to find the batches they do not hold yet, and the files to read
+    them from (dbt_project/macros/batches.sql)."""
+    rows = sorted((f"{partner}/{feed}", batch_id, f"{partner}/{feed}/{file_name}.parquet")
+                  for partner, feed, file_name, batch_id in batches)
+    table = pa.Table.from_pylist([dict(zip(INDEX_SCHEMA.names, r, strict=True)) for r in rows], schema=INDEX_SCHEMA)
+    path = dirs.published / INDEX_FILE
+    write_parquet_atomic(table, path)
+    return path

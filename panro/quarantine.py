@@ -39,6 +39,7 @@ import pyarrow.parquet as pq
 
 from panro.batches import published_path, raw_schema, write_parquet_atomic
 from panro.contracts import FeedContract, contract_for
+from panro.gate.state import write_index
 from panro.ledger import Batch, Ledger, now_utc
 from panro.settings import DataDirs
 
@@ -295,6 +296,7 @@ def _release(dirs: DataDirs, ledger: Ledger, entry: Entry, *, accept: bool, reas
             updates.append((old.batch_id, {"status": "superseded"}))
             mark_superseded(dirs, old, by=batch.batch_id)
     ledger.update_many(updates)
+    write_index(dirs, ledger, contracts)
     _log(where, "accepted", {"action": "accept", "who": who, "reason": reason, "outcome": "published"})
     return Release(entry.id, batch.batch_id, "accepted", "published", table.num_rows, 0, [])
 

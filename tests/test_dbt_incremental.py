@@ -4,7 +4,9 @@ full refresh (architecture.md, "The batch-version rule").
 Staging tables and the large intermediate facts (sales records, coupon events) are incremental by
 published batch: a run reads only batches the table does not hold yet, deletes rows of batches no
 longer published, and replaces a re-delivered file's rows (delete by `_source_file`, insert).
-Each scenario compares every table of staging, intermediate and marts with a full refresh.
+Each scenario compares every table of staging, intermediate and marts with a full refresh, once
+with the published zone's index (as the gate keeps it: staging reads the files of new batches only)
+and once without (a bare dbt call on files put there by hand: staging scans every published file).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from panro.batches import INDEX_FILE
 from panro.contracts import contract_for
 from panro.settings import DataDirs
 from panro.transform import build_for_run, project_fingerprint, run_dbt
@@ -21,6 +24,7 @@ from tests.support.published import (
     M,
     dashed,
     ensure_schemas,
+    index_published,
     remove_published,
     small_delivery_files,
     warehouse_rows,
@@ -33,6 +37,9 @@ MODELS_ONLY = "resource_type:test resource_type:unit_test"
 
 
 def build(dirs: DataDirs, *, full_refresh: bool = False) -> None:
+    """dbt build; where the published zone has an index, it is first brought up to date (the gate's job)."""
+    if (dirs.published / INDEX_FILE).exists():
+        index_published(dirs)
     run = run_dbt(dirs, "build", full_refresh=full_refresh, exclude=MODELS_ONLY)
     assert run.success, run.summary()
 
@@ -62,10 +69,12 @@ def kt_festival_sales(path: Path) -> dict[str, int]:
     return {r[2]: r[7] for r in warehouse_rows(path, "marts.mart_festival_sales") if r[1] == "kt"}
 
 
-@pytest.fixture(scope="module")
-def dirs(tmp_path_factory: pytest.TempPathFactory) -> DataDirs:
+@pytest.fixture(scope="module", params=["with the index", "without an index"])
+def dirs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> DataDirs:
     dirs = DataDirs.from_env(tmp_path_factory.mktemp("incremental") / "data")
     write_small_delivery(dirs)
+    if request.param == "with the index":
+        index_published(dirs)
     build(dirs)
     return dirs
 
@@ -142,6 +151,7 @@ def test_incremental_from_scratch_equals_one_full_build(tmp_path: Path) -> None:
     files = small_delivery_files()
     daily = DataDirs.from_env(tmp_path / "daily")
     ensure_schemas(daily)
+    index_published(daily)  # night by night as the pipeline does it, with the index
     by_day: dict[str, list] = {}
     for (feed, name), rows in files.items():
         by_day.setdefault(str(contract_for(feed).business_date(name)), []).append((feed, name, rows))
@@ -175,3 +185,23 @@ def test_a_run_after_the_dbt_project_changed_rebuilds_every_table(tmp_path: Path
     with duckdb.connect(str(dirs.work_warehouse)) as con:
         columns = {r[0] for r in con.execute("describe staging.stg_yogiyo__orders").fetchall()}
     assert "dropped_in_a_new_version" not in columns
+
+
+def test_staging_reads_the_batches_the_index_lists(tmp_path: Path) -> None:
+    """With an index, a nightly build takes the published batches from it, not from a scan of every
+    file: a file the index does not list yet is not read, and is read once it is listed."""
+    dirs = DataDirs.from_env(tmp_path / "data")
+    write_small_delivery(dirs)
+    index_published(dirs)
+    assert run_dbt(dirs, "build", exclude=MODELS_ONLY).success
+    late = [order("O9", M[6], "2023-05-11 10:00:00", "9,000")]
+    write_published(dirs, "kt/kdeal_orders", "KDEAL_ORDER_20230511.csv", late)
+
+    assert run_dbt(dirs, "build", exclude=MODELS_ONLY).success     # the index is not brought up to date
+    orders = warehouse_rows(dirs.work_warehouse, "staging.stg_kt__kdeal_orders")
+    assert "O9" not in {r[0] for r in orders}
+
+    index_published(dirs)
+    assert run_dbt(dirs, "build", exclude=MODELS_ONLY).success
+    orders = warehouse_rows(dirs.work_warehouse, "staging.stg_kt__kdeal_orders")
+    assert [r[0] for r in orders].count("O9") == 1

@@ -2,19 +2,73 @@
 
     A published batch is the current version of one delivered file. An incremental model keeps,
     for every row, the `_source_file` and `_batch_id` it came from. On a nightly run:
-      1. body `where {{ only_new_batches(upstream) }}`: reads only the rows of batches it does not
-         hold yet — new files and new versions of re-delivered files. The batch ids are looked up
-         first and inlined as constants, so DuckDB skips every other Parquet file / row group;
-      2. pre-hook `delete_unpublished_batches([upstream, ...])`: deletes its rows whose batch is no
-         longer published upstream — the file was replaced by a new version (even an empty one)
-         or withdrawn;
+      1. pre-hook `delete_unpublished_batches(...)`: deletes its rows whose batch is no longer
+         published upstream — the file was replaced by a new version (even an empty one) or withdrawn;
+      2. body: reads only the rows of batches it does not hold yet — new files and new versions of
+         re-delivered files (`published_rows` for a staging model, `only_new_batches` for a model
+         over staging tables). The batch ids are looked up first and inlined as constants;
       3. strategy delete+insert on `_source_file`: the rows of a replaced file are replaced,
          never added on top.
-    A full refresh (or the first run) reads every published batch and gives the same table. -#}
+    A full refresh (or the first run) reads every published batch and gives the same table.
+
+    Staging models learn which batches are published from the published zone's table of contents,
+    `published/_index.parquet` (written by the gate from the ledger: panro.gate.state.write_index),
+    and read the files of new batches only. So a nightly run opens the night's files, not every file
+    of a year. Without an index (a bare `dbt` call on published files put there by hand) they open
+    every published file of the feed to find its batches: slower, same result. -#}
+
+{% macro published_index_path() -%}
+{{ env_var('PANRO_PUBLISHED_DIR', '../data/published') }}/_index.parquet
+{%- endmacro %}
+
+{% macro _quoted(text) -%}
+'{{ text | replace("'", "''") }}'
+{%- endmacro %}
+
+{% macro has_published_index() -%}
+{%- if not execute -%}{{ return(false) }}{%- endif -%}
+{%- set found = run_query("select count(*) from glob(" ~ _quoted(published_index_path()) ~ ")") -%}
+{{ return(found.columns[0].values()[0] > 0) }}
+{%- endmacro %}
+
+{#- The ids of the batches published for source(source_name, table_name): a query. -#}
+{% macro published_batch_ids(source_name, table_name) -%}
+{%- set src = source(source_name, table_name) -%}
+{%- if has_published_index() -%}
+select batch_id as _batch_id from read_parquet({{ _quoted(published_index_path()) }})
+where feed = {{ _quoted(source_name ~ '/' ~ table_name) }}
+{%- else -%}
+select distinct _batch_id from {{ src }} where _batch_id is not null
+{%- endif -%}
+{%- endmacro %}
+
+{#- The rows a staging model reads from source(source_name, table_name): every published row on a
+    full refresh, else the rows of the batches it does not hold yet (read from their files only). -#}
+{% macro published_rows(source_name, table_name) -%}
+{%- set src = source(source_name, table_name) -%}
+{%- if not is_incremental() -%}
+{{ src }}
+{%- elif not has_published_index() -%}
+(select * from {{ src }} where {{ only_new_batches(src) }})
+{%- else -%}
+    {%- set feed = source_name ~ '/' ~ table_name -%}
+    {%- set root = env_var('PANRO_PUBLISHED_DIR', '../data/published') -%}
+    {%- set found = run_query(
+        "select batch_id, path from read_parquet(" ~ _quoted(published_index_path()) ~ ")"
+        ~ " where feed = " ~ _quoted(feed)
+        ~ " and batch_id not in (select _batch_id from " ~ this ~ " where _batch_id is not null)"
+        ~ " order by batch_id") -%}
+    {%- set ids = found.columns[0].values() -%}
+    {%- set files = [root ~ '/' ~ feed ~ '/_schema.parquet'] -%}
+    {%- for path in found.columns[1].values() %}{% do files.append(root ~ '/' ~ path) %}{% endfor -%}
+(select * from read_parquet([{% for f in files %}{{ _quoted(f) }}{% if not loop.last %}, {% endif %}{% endfor %}], union_by_name = true)
+ where {% if ids | length == 0 %}false{% else %}_batch_id in ({% for i in ids %}{{ _quoted(i) }}{% if not loop.last %}, {% endif %}{% endfor %}){% endif %})
+{%- endif -%}
+{%- endmacro %}
 
 {% macro delete_unpublished_batches(upstreams) -%}
 {#- A batch id names its file (`partner/feed/file@sha12`), so "this batch is no longer published"
-    covers a replaced, emptied or withdrawn file alike. -#}
+    covers a replaced, emptied or withdrawn file alike. `upstreams`: the staging tables read. -#}
 {%- if is_incremental() -%}
 delete from {{ this }}
 where _batch_id not in (
@@ -23,6 +77,16 @@ where _batch_id not in (
     {%- if not loop.last %} union all{% endif %}
     {%- endfor %}
 )
+{%- else -%}
+select 1 as no_op
+{%- endif -%}
+{%- endmacro %}
+
+{#- The same for a staging model over source(source_name, table_name). -#}
+{% macro delete_unpublished_source_batches(source_name, table_name) -%}
+{%- if is_incremental() -%}
+delete from {{ this }}
+where _batch_id not in ({{ published_batch_ids(source_name, table_name) }})
 {%- else -%}
 select 1 as no_op
 {%- endif -%}

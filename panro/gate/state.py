@@ -5,7 +5,13 @@
 exactly when a batch is published, superseded or released — what the transform step can key on to
 know whether anything new is visible. `problems` names every disagreement between zone and ledger
 (a published batch without its file, a file no published batch explains, two published versions of a
-file, row counts that differ); an empty list is the write-audit-publish invariant holding.
+file, row counts that differ, an index that is not the ledger's); an empty list is the
+write-audit-publish invariant holding.
+
+`write_index` keeps the zone's table of contents, `published/_index.parquet`: every published batch
+with its file, from the ledger. dbt's staging models read it to find the batches they do not hold yet
+and the ones no longer published, instead of opening every published file of their feed each night
+(macros/batches.sql).
 """
 
 from __future__ import annotations
@@ -13,10 +19,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from panro.batches import SCHEMA_FILE, published_dir, published_path
+from panro.batches import INDEX_FILE, SCHEMA_FILE, published_dir, published_path, write_published_index
 from panro.contracts import FeedContract, load_contracts
 from panro.ledger import Ledger
 from panro.settings import DataDirs
@@ -109,4 +116,26 @@ def published_state(dirs: DataDirs, ledger: Ledger, contracts: tuple[FeedContrac
                     if p.name != SCHEMA_FILE and name not in by_file:
                         state.problems.append(f"{contract.name}: {p.name} is in the published zone but no "
                                               "published batch explains it")
+    if check_files:
+        state.problems += _index_problems(dirs, state.files)
     return state
+
+
+def write_index(dirs: DataDirs, ledger: Ledger, contracts: tuple[FeedContract, ...] | None = None) -> Path:
+    """Write `published/_index.parquet` from the ledger's published batches (atomically, like a batch).
+
+    The gate rewrites it at the end of every audit, and a release after publishing, each time after
+    the ledger is updated: whatever a run was stopped in, the next run's gate writes it afresh before
+    dbt reads it. A batch published with no rows is listed too: its file's older rows must go."""
+    files = published_state(dirs, ledger, contracts, check_files=False).files
+    return write_published_index(dirs, ((f.partner, f.feed, f.file_name, f.batch_id) for f in files))
+
+
+def _index_problems(dirs: DataDirs, files: list[PublishedFile]) -> list[str]:
+    path = dirs.published / INDEX_FILE
+    if not path.exists():
+        return [f"no index of the published batches ({path})"] if files else []
+    listed = set(pq.read_table(path, columns=["batch_id"]).column("batch_id").to_pylist())
+    published = {f.batch_id for f in files}
+    return ([f"{INDEX_FILE} lists {b}, which is not published" for b in sorted(listed - published)]
+            + [f"{INDEX_FILE} leaves out the published batch {b}" for b in sorted(published - listed)])

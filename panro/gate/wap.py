@@ -47,6 +47,7 @@ from panro import quarantine as q
 from panro.batches import ensure_published_schemas, published_path, raw_schema, write_parquet_atomic
 from panro.contracts import FeedContract, load_contracts
 from panro.gate.gx import GX_VERSION, DocsJob, GxRun, docs_dir
+from panro.gate.state import write_index
 from panro.gate.suites import load_suite, suite_name
 from panro.ledger import Batch, Ledger, now_utc
 from panro.settings import KST_TZ, DataDirs
@@ -735,6 +736,8 @@ def audit(dirs: DataDirs, ledger: Ledger, *, run_id: str, contracts: tuple[FeedC
     today = today or _kst_today()
     timings: dict[str, float] = {}
     if not pending:
+        if not dry_run:
+            write_index(dirs, ledger, contracts)   # as of the ledger, whatever an earlier run was stopped in
         return GateReport(run_id, started, now_utc(), [], None, timings)
     gxr = GxRun(dirs, run_id, keep_results=not dry_run)
     con = duckdb.connect()
@@ -776,6 +779,8 @@ def audit(dirs: DataDirs, ledger: Ledger, *, run_id: str, contracts: tuple[FeedC
         timings["checks"] = round(time.perf_counter() - clock, 3)
         t = time.perf_counter()
         outcomes = _apply(dirs, ledger, decisions, run_id, decided_by, reason, dry_run=dry_run)
+        if not dry_run:
+            write_index(dirs, ledger, contracts)
         timings["publish"] = round(time.perf_counter() - t, 3)
     finally:
         con.close()

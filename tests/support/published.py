@@ -16,8 +16,16 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
-from panro.batches import ensure_published_schemas, published_path, raw_schema, write_parquet_atomic
+from panro.batches import (
+    SCHEMA_FILE,
+    ensure_published_schemas,
+    published_path,
+    raw_schema,
+    write_parquet_atomic,
+    write_published_index,
+)
 from panro.brn import check_digit
 from panro.contracts import contract_for, load_contracts
 from panro.ledger import batch_id as make_batch_id
@@ -90,13 +98,23 @@ def write_published(
     }
     table = pa.table({f.name: pa.array(columns[f.name], type=f.type) for f in schema}, schema=schema)
     path = published_path(dirs, contract, file_name)
-    write_parquet_atomic(table, path)
+    write_parquet_atomic(table.replace_schema_metadata({"panro.batch_id": bid}), path)  # as the gate does
     return path
 
 
 def remove_published(dirs: DataDirs, feed: str, file_name: str) -> None:
     path = published_path(dirs, contract_for(feed), file_name)
     path.unlink(missing_ok=True)
+
+
+def index_published(dirs: DataDirs) -> None:
+    """Write the published zone's index from the files in it, as the gate writes it from the ledger."""
+    listed = []
+    for path in sorted(dirs.published.glob("*/*/*.parquet")):
+        if path.name != SCHEMA_FILE:
+            held = (pq.read_metadata(path).metadata or {})[b"panro.batch_id"].decode()
+            listed.append((path.parent.parent.name, path.parent.name, path.name.removesuffix(".parquet"), held))
+    write_published_index(dirs, listed)
 
 
 def jsonl_extras(extras: list[dict[str, Any]] | None) -> str | None:

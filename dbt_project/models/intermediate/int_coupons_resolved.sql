@@ -69,7 +69,7 @@ zigzag as (
         c.expired_at is not null and c.used_at is null as is_expired,
         c.discount_krw as face_value_krw,
         case when c.used_at is not null then c.order_amount_krw end as order_amount_krw
-    from {{ ref('stg_zigzag__coupons') }} as c
+    from {{ ref('int_zigzag_coupons_deduplicated') }} as c
     left join {{ ref('int_zigzag_stores_mapped') }} as m on m.store_id = c.store_id
     where c.issued_at is not null
 )

@@ -16,7 +16,7 @@ baemin as (
     select
         'baemin', 'edu_enrollments', enrollment_id, 'enrollment', merchant_id, enrolled_on,
         cast(null as bigint), cast(null as bigint), cast(null as varchar)
-    from {{ ref('stg_baemin__edu_enrollments') }}
+    from {{ ref('int_edu_enrollments_deduplicated') }}
 ),
 
 kt as (

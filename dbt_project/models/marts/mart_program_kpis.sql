@@ -8,7 +8,7 @@ with events as (
 
 enrollments as (
     select *, year(enrolled_on) as year
-    from {{ ref('stg_baemin__edu_enrollments') }}
+    from {{ ref('int_edu_enrollments_deduplicated') }}
     where enrolled_on is not null
 ),
 

@@ -1,4 +1,4 @@
-{{ config(pre_hook="{{ delete_unpublished_batches([source('baemin', 'delivery_stats')]) }}") }}
+{{ config(pre_hook="{{ delete_unpublished_source_batches('baemin', 'delivery_stats') }}") }}
 -- 배달 빅데이터: delivery market aggregates per 시군구 × category × day. No merchant identities.
 -- 시군구 codes are mapped to the current 시도 code (42xxx → 51xxx, 45xxx → 52xxx).
 select
@@ -10,5 +10,4 @@ select
     {{ parse_krw('sales_krw') }} as sales_krw,
     {{ parse_krw('active_stores') }} as active_stores,
     _batch_id, _source_file, _business_date, _row_number, _loaded_at
-from {{ source('baemin', 'delivery_stats') }}
-    where {{ only_new_batches(source('baemin', 'delivery_stats')) }}
+from {{ published_rows('baemin', 'delivery_stats') }}

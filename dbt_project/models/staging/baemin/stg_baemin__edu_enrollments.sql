@@ -1,15 +1,13 @@
-{{ config(materialized='table') }}
--- 배민 learning-content enrollments. A row is sent again when it completes or gets a rating:
--- the latest row per enrollment_id wins (latest delivery, then latest row of that file).
+{{ config(pre_hook="{{ delete_unpublished_source_batches('baemin', 'edu_enrollments') }}") }}
+-- 배민 learning-content enrollments, one row per row as delivered. A row is sent again when it
+-- completes or gets a rating; int_edu_enrollments_deduplicated keeps the latest per enrollment.
 with src as (
     select
         *,
         {{ normalise_brn('biz_reg_no') }} as _brn,
         {{ kst_text_to_instant('enrolled_at') }} as _enrolled_at,
         {{ kst_text_to_instant('completed_at') }} as _completed_at
-    from {{ source('baemin', 'edu_enrollments') }}
-    qualify row_number() over (
-        partition by trim(enrollment_id) order by _business_date desc, _row_number desc) = 1
+    from {{ published_rows('baemin', 'edu_enrollments') }}
 )
 
 select

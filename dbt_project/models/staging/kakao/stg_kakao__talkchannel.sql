@@ -1,12 +1,11 @@
-{{ config(pre_hook="{{ delete_unpublished_batches([source('kakao', 'talkchannel')]) }}") }}
+{{ config(pre_hook="{{ delete_unpublished_source_batches('kakao', 'talkchannel') }}") }}
 -- 카카오톡 채널 / 우리동네 단골시장 support events: one row per event line as delivered.
 with src as (
     select
         *,
         {{ normalise_brn('biz_reg_no') }} as _brn,
         {{ iso_to_instant('occurred_at') }} as _occurred_at
-    from {{ source('kakao', 'talkchannel') }}
-    where {{ only_new_batches(source('kakao', 'talkchannel')) }}
+    from {{ published_rows('kakao', 'talkchannel') }}
 )
 
 select

@@ -1,4 +1,4 @@
-{{ config(pre_hook="{{ delete_unpublished_batches([source('kt', 'kdeal_orders')]) }}") }}
+{{ config(pre_hook="{{ delete_unpublished_source_batches('kt', 'kdeal_orders') }}") }}
 -- K-deal order lines. A cancelled order comes again, with 주문상태 취소, in the file of the day it
 -- was cancelled; netting happens downstream (int_daily_sales_netted, int_coupons_resolved).
 with src as (
@@ -6,8 +6,7 @@ with src as (
         *,
         {{ normalise_brn('사업자등록번호') }} as _brn,
         {{ kst_text_to_instant('주문일시') }} as _ordered_at
-    from {{ source('kt', 'kdeal_orders') }}
-    where {{ only_new_batches(source('kt', 'kdeal_orders')) }}
+    from {{ published_rows('kt', 'kdeal_orders') }}
 )
 
 select

@@ -1,4 +1,4 @@
-{{ config(pre_hook="{{ delete_unpublished_batches([source('kt', 'kdeal_stores')]) }}") }}
+{{ config(pre_hook="{{ delete_unpublished_source_batches('kt', 'kdeal_stores') }}") }}
 -- K-deal store snapshots: one row per store per snapshot (business date). The owner's name
 -- (대표자명) and phone (연락처) are personal data and are not selected: nothing downstream of this
 -- model can see them.
@@ -7,8 +7,7 @@ with src as (
         사업자등록번호, 상호명, 시도, 시군구, 업종, 입점일, 수수료면제, 상세페이지지원, 메시지발송건수, 스마트상점,
         {{ normalise_brn('사업자등록번호') }} as _brn,
         _batch_id, _source_file, _business_date, _row_number, _loaded_at
-    from {{ source('kt', 'kdeal_stores') }}
-    where {{ only_new_batches(source('kt', 'kdeal_stores')) }}
+    from {{ published_rows('kt', 'kdeal_stores') }}
 )
 
 select

@@ -1,9 +1,8 @@
-{{ config(pre_hook="{{ delete_unpublished_batches([source('skplanet', 'okcashback_promo')]) }}") }}
+{{ config(pre_hook="{{ delete_unpublished_source_batches('skplanet', 'okcashback_promo') }}") }}
 -- OK캐쉬백 location-based promotion results: one row per campaign × merchant × day.
 with src as (
     select *, {{ normalise_brn('biz_reg_no') }} as _brn
-    from {{ source('skplanet', 'okcashback_promo') }}
-    where {{ only_new_batches(source('skplanet', 'okcashback_promo')) }}
+    from {{ published_rows('skplanet', 'okcashback_promo') }}
 )
 
 select

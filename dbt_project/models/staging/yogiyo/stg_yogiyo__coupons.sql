@@ -1,4 +1,4 @@
-{{ config(pre_hook="{{ delete_unpublished_batches([source('yogiyo', 'coupons')]) }}") }}
+{{ config(pre_hook="{{ delete_unpublished_source_batches('yogiyo', 'coupons') }}") }}
 -- 요기요 coupon events (issued / redeemed / expired / cancelled). `event_ts` is UTC epoch
 -- milliseconds: the instant is kept as TIMESTAMPTZ, the business date is its KST date.
 with src as (
@@ -6,8 +6,7 @@ with src as (
         *,
         {{ normalise_brn('biz_reg_no') }} as _brn,
         {{ epoch_ms_to_instant('event_ts') }} as _event_at
-    from {{ source('yogiyo', 'coupons') }}
-    where {{ only_new_batches(source('yogiyo', 'coupons')) }}
+    from {{ published_rows('yogiyo', 'coupons') }}
 )
 
 select

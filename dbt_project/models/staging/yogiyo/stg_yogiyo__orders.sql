@@ -1,9 +1,8 @@
-{{ config(pre_hook="{{ delete_unpublished_batches([source('yogiyo', 'orders')]) }}") }}
+{{ config(pre_hook="{{ delete_unpublished_source_batches('yogiyo', 'orders') }}") }}
 -- 요기요 daily sales per merchant.
 with src as (
     select *, {{ normalise_brn('biz_reg_no') }} as _brn
-    from {{ source('yogiyo', 'orders') }}
-    where {{ only_new_batches(source('yogiyo', 'orders')) }}
+    from {{ published_rows('yogiyo', 'orders') }}
 )
 
 select

@@ -1,4 +1,4 @@
-{{ config(pre_hook="{{ delete_unpublished_batches([source('yogiyo', 'support')]) }}") }}
+{{ config(pre_hook="{{ delete_unpublished_source_batches('yogiyo', 'support') }}") }}
 -- 요기요 O2O support: one row per record of the day's document. `extras` (JSON text) is parsed
 -- into a typed list; int_support_events_unioned turns each extra into its own event.
 with src as (
@@ -9,8 +9,7 @@ with src as (
             nullif(trim(extras), ''),
             '[{"type": "VARCHAR", "amount_krw": "BIGINT", "applied_at": "VARCHAR"}]'
         ) as _extras
-    from {{ source('yogiyo', 'support') }}
-    where {{ only_new_batches(source('yogiyo', 'support')) }}
+    from {{ published_rows('yogiyo', 'support') }}
 )
 
 select

@@ -1,12 +1,10 @@
-{{ config(materialized='table') }}
+{{ config(pre_hook="{{ delete_unpublished_source_batches('zigzag', 'coupons') }}") }}
 -- 지그재그 coupons: change records (a coupon appears when issued, and again when used or
--- expired). The latest record per coupon_code wins (latest delivery, then latest row).
--- Stores are identified by store_id only; int_zigzag_stores_mapped gives their BRN.
+-- expired), one row per record as delivered; int_zigzag_coupons_deduplicated keeps the latest per
+-- coupon. Stores are identified by store_id only; int_zigzag_stores_mapped gives their BRN.
 with src as (
     select *
-    from {{ source('zigzag', 'coupons') }}
-    qualify row_number() over (
-        partition by trim(coupon_code) order by _business_date desc, _row_number desc) = 1
+    from {{ published_rows('zigzag', 'coupons') }}
 ),
 
 parsed as (

@@ -1,9 +1,8 @@
-{{ config(pre_hook="{{ delete_unpublished_batches([source('zigzag', 'sales')]) }}") }}
+{{ config(pre_hook="{{ delete_unpublished_source_batches('zigzag', 'sales') }}") }}
 -- 지그재그 daily sales per store.
 with src as (
     select *, {{ normalise_brn('biz_reg_no') }} as _brn
-    from {{ source('zigzag', 'sales') }}
-    where {{ only_new_batches(source('zigzag', 'sales')) }}
+    from {{ published_rows('zigzag', 'sales') }}
 )
 
 select

@@ -1,9 +1,8 @@
-{{ config(pre_hook="{{ delete_unpublished_batches([source('zigzag', 'support')]) }}") }}
+{{ config(pre_hook="{{ delete_unpublished_source_batches('zigzag', 'support') }}") }}
 -- 지그재그 partner-funded support rows (sheet 지원내역).
 with src as (
     select *, {{ normalise_brn('사업자번호') }} as _brn
-    from {{ source('zigzag', 'support') }}
-    where {{ only_new_batches(source('zigzag', 'support')) }}
+    from {{ published_rows('zigzag', 'support') }}
 )
 
 select
