@@ -11,6 +11,7 @@ and once without (a bare dbt call on files put there by hand: staging scans ever
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import duckdb
@@ -144,6 +145,35 @@ def test_a_withdrawn_file_loses_its_rows(dirs: DataDirs) -> None:
     festival = {r[1]: r[10] for r in warehouse_rows(dirs.work_warehouse, "marts.mart_festival_sales")
                 if r[1] == "zigzag"}
     assert festival == {"zigzag": 0}  # the baseline came from the withdrawn file
+
+
+def test_a_store_mapped_to_another_merchant_takes_its_coupons_along(dirs: DataDirs) -> None:
+    # a later 지그재그 sales file maps ZZ-002 to M1 (the latest delivery wins): coupon ZC2 is M1's now,
+    # though none of its own records changed
+    write_published(dirs, "zigzag/sales", "zigzag_sales_20230512.parquet", [
+        {"store_id": "ZZ-002", "biz_reg_no": M[1], "sales_date": dt.date(2023, 5, 12), "orders": 1, "gmv_krw": 1000,
+         "coupon_discount_krw": 0}])
+    incremental, full = incremental_then_full(dirs)
+    assert_same(incremental, full)
+    coupons = {r[1]: r[5] for r in warehouse_rows(dirs.work_warehouse, "intermediate.int_coupons_resolved")
+               if r[0] == "zigzag"}
+    assert coupons == {"ZC1": M[9], "ZC2": M[1]}
+
+
+def test_a_corrected_file_with_as_many_rows_per_day_is_recomputed(dirs: DataDirs) -> None:
+    # 요기요 re-delivers 05-05 with M8's sales corrected: the same two rows, one day; only the file's
+    # version tells the day changed
+    write_published(dirs, "yogiyo/orders", "orders_daily_20230505.csv", [
+        {"biz_reg_no": M[7], "order_date": "2023-05-05", "orders": "20", "gross_sales_krw": "250,000",
+         "coupon_discount_krw": "3,000", "delivery_fee_krw": "3,000"},
+        {"biz_reg_no": M[8], "order_date": "2023-05-05", "orders": "1", "gross_sales_krw": "12,000",
+         "coupon_discount_krw": "0", "delivery_fee_krw": "3,000"},
+    ])
+    incremental, full = incremental_then_full(dirs)
+    assert_same(incremental, full)
+    days = {(r[1], str(r[2])): r[4] for r in warehouse_rows(dirs.work_warehouse, "intermediate.int_daily_sales_netted")
+            if r[0] == "yogiyo"}
+    assert days[(M[8], "2023-05-05")] == 12_000
 
 
 def test_incremental_from_scratch_equals_one_full_build(tmp_path: Path) -> None:

@@ -111,6 +111,26 @@ true
 {%- endif -%}
 {%- endmacro %}
 
+{#- When a row was written into an incremental table: the start of the dbt invocation that wrote it.
+    Every row of a file is written by the same build (delete+insert by `_source_file`), so a test
+    of uniqueness within files need only look at the latest build's rows: `where:
+    "_staged_at = __latest_build__"` (macros/where_subquery.sql). -#}
+{% macro staged_at() -%}
+cast('{{ run_started_at.isoformat() }}' as timestamptz)
+{%- endmacro %}
+
+{#- The hash of one record version, for fingerprints that XOR the records of a group (a sales day,
+    a coupon). DuckDB's hash(a, b) combines its arguments linearly, so in an XOR over records a part
+    shared by an even number of them cancels out: two rows of one file would hide which version of
+    the file they came from. Each part is folded in through hash() again instead. -#}
+{% macro record_hash(parts) -%}
+{%- set folded = namespace(sql='hash(' ~ parts[0] ~ ')') -%}
+{%- for part in parts[1:] -%}
+    {%- set folded.sql = 'hash(xor(' ~ folded.sql ~ ', hash(' ~ part ~ ')))' -%}
+{%- endfor -%}
+{{ folded.sql }}
+{%- endmacro %}
+
 {#- A deterministic surrogate key: md5 of the parts joined with '|' (NULL parts as ''). -#}
 {% macro surrogate_key(parts) -%}
 md5(concat_ws('|', {% for p in parts %}coalesce(cast({{ p }} as varchar), ''){% if not loop.last %}, {% endif %}{% endfor %}))

@@ -4,7 +4,7 @@
     re-delivered or withdrawn record of a day, or a cancellation of one of its orders, changes it. -#}
 
 {% macro sales_day_fingerprints(records) -%}
-select partner_code, sales_date, count(*) as day_records, bit_xor(hash(_batch_id, _row_number)) as day_fingerprint
+select partner_code, sales_date, count(*) as day_records, bit_xor({{ record_hash(['_batch_id', '_row_number']) }}) as day_fingerprint
 from (
     select partner_code, sales_date, _batch_id, _row_number
     from {{ records }}

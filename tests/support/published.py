@@ -349,7 +349,9 @@ def warehouse_rows(path: Path, relation: str, *, order_by: str = "all") -> list[
 
 def warehouse_snapshot(path: Path, schemas: Iterable[str] = ("staging", "intermediate", "marts"),
                        digits: int = 9) -> dict[str, list[tuple[Any, ...]]]:
-    """Contents of every table in `schemas`, rows sorted, floats rounded (summation order aside)."""
+    """Contents of every table in `schemas`, rows sorted, floats rounded (summation order aside).
+
+    `_staged_at` (when a build wrote the row) is left out: two builds of the same data differ in it."""
     import duckdb
 
     def norm(v: Any) -> Any:
@@ -363,7 +365,11 @@ def warehouse_snapshot(path: Path, schemas: Iterable[str] = ("staging", "interme
             f"where table_schema in ({', '.join(repr(s) for s in schemas)}) order by 1").fetchall()
         out = {}
         for (name,) in names:
-            rows = con.execute(f"select * from {name}").fetchall()
+            columns = [c for (c,) in con.execute(
+                "select column_name from information_schema.columns where table_schema || '.' || table_name = ? "
+                "and column_name != '_staged_at' order by ordinal_position", [name]).fetchall()]
+            listed = ", ".join(f'"{c}"' for c in columns)
+            rows = con.execute(f"select {listed} from {name}").fetchall()
             out[name] = sorted((tuple(norm(v) for v in r) for r in rows), key=repr)
         return out
     finally:

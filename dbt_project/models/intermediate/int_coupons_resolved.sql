@@ -3,14 +3,42 @@
 --     redeemed when the coupon's latest redeemed/cancelled event is `redeemed` (a cancel at the
 --     same instant wins); expired when it has an `expired` event and is not redeemed. Events
 --     delivered twice (same event_id) count once.
---   지그재그 (stg keeps the latest record per coupon_code): redeemed = used_at set; expired =
+--   지그재그 (int_zigzag_coupons_deduplicated: the latest record per coupon_code): redeemed = used_at set; expired =
 --     expired_at set and used_at empty; stores mapped to BRNs via int_zigzag_stores_mapped.
 -- A coupon without an issue event cannot be placed in a cohort and is left out.
-with events as (
+--
+-- Incremental by coupon (macros/coupons.sql): every row carries its coupon's fingerprint, the
+-- records that make it up. A nightly run deletes the coupons whose fingerprint changed and
+-- resolves only the coupons it no longer holds, so its cost does not grow with history.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ delete_changed_coupons() }}",
+    )
+}}
+with fingerprints as (
+    {{ coupon_fingerprints() }}
+),
+
+pending as (
     select *
-    from {{ ref('int_coupon_events_unioned') }}
+    from fingerprints
+    {%- if is_incremental() %}
+    where not exists (
+        select 1 from {{ this }} as t
+        where t.partner_code = fingerprints.partner_code and t.coupon_key = fingerprints.coupon_key
+    )
+    {%- endif %}
+),
+
+events as (
+    select e.*
+    from {{ ref('int_coupon_events_unioned') }} as e
+    semi join pending as p on p.partner_code = e.partner_code and p.coupon_key = e.coupon_key
     qualify row_number() over (
-        partition by partner_code, event_id order by _business_date desc, _row_number desc) = 1
+        partition by e.partner_code, e.event_id order by e._business_date desc, e._row_number desc) = 1
 ),
 
 lifecycles as (
@@ -70,16 +98,20 @@ zigzag as (
         c.discount_krw as face_value_krw,
         case when c.used_at is not null then c.order_amount_krw end as order_amount_krw
     from {{ ref('int_zigzag_coupons_deduplicated') }} as c
+    semi join pending as p on p.partner_code = 'zigzag' and p.coupon_key = c.coupon_code
     left join {{ ref('int_zigzag_stores_mapped') }} as m on m.store_id = c.store_id
     where c.issued_at is not null
 )
 
 select
-    *,
-    {{ kst_date('redeemed_at') }} as redeemed_on,
-    case when is_redeemed then (epoch_ms(redeemed_at) - epoch_ms(issued_at)) / 3600000.0 end as hours_to_redeem
+    r.*,
+    {{ kst_date('r.redeemed_at') }} as redeemed_on,
+    case when r.is_redeemed then (epoch_ms(r.redeemed_at) - epoch_ms(r.issued_at)) / 3600000.0 end as hours_to_redeem,
+    p.coupon_records as _coupon_records,
+    p.coupon_fingerprint as _coupon_fingerprint
 from (
     select * from from_events
     union all
     select * from zigzag
-)
+) as r
+join pending as p on p.partner_code = r.partner_code and p.coupon_key = r.coupon_key

@@ -46,6 +46,9 @@ kt as (
     where {{ only_new_batches(ref('stg_kt__kdeal_orders')) }} and merchant_id is not null
 )
 
-select * from yogiyo
-union all select * from zigzag
-union all select * from kt
+select *, {{ staged_at() }} as _staged_at
+from (
+    select * from yogiyo
+    union all select * from zigzag
+    union all select * from kt
+)

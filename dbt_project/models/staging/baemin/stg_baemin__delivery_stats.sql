@@ -9,5 +9,6 @@ select
     {{ parse_krw('orders') }} as orders,
     {{ parse_krw('sales_krw') }} as sales_krw,
     {{ parse_krw('active_stores') }} as active_stores,
-    _batch_id, _source_file, _business_date, _row_number, _loaded_at
+    _batch_id, _source_file, _business_date, _row_number, _loaded_at,
+    {{ staged_at() }} as _staged_at
 from {{ published_rows('baemin', 'delivery_stats') }}

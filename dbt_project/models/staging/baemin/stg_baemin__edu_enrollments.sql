@@ -22,5 +22,6 @@ select
     _completed_at as completed_at,
     {{ kst_date('_completed_at') }} as completed_on,
     try_cast(nullif(trim(satisfaction), '') as double) as satisfaction,
-    _batch_id, _source_file, _business_date, _row_number, _loaded_at
+    _batch_id, _source_file, _business_date, _row_number, _loaded_at,
+    {{ staged_at() }} as _staged_at
 from src

@@ -22,5 +22,6 @@ select
     {{ clean_text('sigungu') }} as sigungu_name,
     channel_friends,
     {{ clean_text('tutor_id') }} as tutor_id,
-    _batch_id, _source_file, _business_date, _row_number, _loaded_at
+    _batch_id, _source_file, _business_date, _row_number, _loaded_at,
+    {{ staged_at() }} as _staged_at
 from src

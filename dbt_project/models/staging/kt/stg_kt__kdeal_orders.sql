@@ -19,5 +19,6 @@ select
     {{ clean_text('쿠폰번호') }} as coupon_id,
     {{ clean_text('주문상태') }} as order_status,
     coalesce(trim(주문상태) = '취소', false) as is_cancellation,
-    _batch_id, _source_file, _business_date, _row_number, _loaded_at
+    _batch_id, _source_file, _business_date, _row_number, _loaded_at,
+    {{ staged_at() }} as _staged_at
 from src

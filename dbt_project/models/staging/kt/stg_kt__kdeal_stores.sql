@@ -23,5 +23,6 @@ select
     {{ yn_flag('상세페이지지원') }} as has_detail_page,
     {{ yn_flag('스마트상점') }} as is_smart_store,
     {{ parse_krw('메시지발송건수') }} as messages_sent,
-    _batch_id, _source_file, _business_date, _row_number, _loaded_at
+    _batch_id, _source_file, _business_date, _row_number, _loaded_at,
+    {{ staged_at() }} as _staged_at
 from src

@@ -14,5 +14,6 @@ select
     {{ parse_krw('store_visits') }} as store_visits,
     {{ parse_krw('cashback_points') }} as cashback_points,
     {{ clean_text('festival_code') }} as festival_code,
-    _batch_id, _source_file, _business_date, _row_number, _loaded_at
+    _batch_id, _source_file, _business_date, _row_number, _loaded_at,
+    {{ staged_at() }} as _staged_at
 from src

@@ -21,5 +21,6 @@ select
     order_amount_krw,
     _event_at as event_at,
     {{ kst_date('_event_at') }} as event_on,
-    _batch_id, _source_file, _business_date, _row_number, _loaded_at
+    _batch_id, _source_file, _business_date, _row_number, _loaded_at,
+    {{ staged_at() }} as _staged_at
 from src

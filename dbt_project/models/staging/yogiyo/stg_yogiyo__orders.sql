@@ -12,5 +12,6 @@ select
     {{ parse_krw('gross_sales_krw') }} as gross_sales_krw,
     {{ parse_krw('coupon_discount_krw') }} as coupon_discount_krw,
     {{ parse_krw('delivery_fee_krw') }} as delivery_fee_krw,
-    _batch_id, _source_file, _business_date, _row_number, _loaded_at
+    _batch_id, _source_file, _business_date, _row_number, _loaded_at,
+    {{ staged_at() }} as _staged_at
 from src

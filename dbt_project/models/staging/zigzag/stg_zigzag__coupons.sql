@@ -28,5 +28,6 @@ select
     {{ kst_date('_expired_at') }} as expired_on,
     {{ parse_krw('discount_krw') }} as discount_krw,
     {{ parse_krw('order_amount_krw') }} as order_amount_krw,
-    _batch_id, _source_file, _business_date, _row_number, _loaded_at
+    _batch_id, _source_file, _business_date, _row_number, _loaded_at,
+    {{ staged_at() }} as _staged_at
 from parsed

@@ -12,5 +12,6 @@ select
     orders,
     gmv_krw,
     coupon_discount_krw,
-    _batch_id, _source_file, _business_date, _row_number, _loaded_at
+    _batch_id, _source_file, _business_date, _row_number, _loaded_at,
+    {{ staged_at() }} as _staged_at
 from src

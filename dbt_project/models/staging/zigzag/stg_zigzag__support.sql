@@ -14,5 +14,6 @@ select
     지원일 as supported_on,
     {{ clean_text('시도') }} as sido_name,
     {{ sido_code_from_name('시도') }} as sido_code,
-    _batch_id, _source_file, _business_date, _row_number, _loaded_at
+    _batch_id, _source_file, _business_date, _row_number, _loaded_at,
+    {{ staged_at() }} as _staged_at
 from src

@@ -1,0 +1,34 @@
+{#- int_coupons_resolved is incremental by coupon. A coupon's fingerprint is the number and the XOR
+    of hashes of the records that make it up: its events (batch, row, event id) for 요기요 and K-deal,
+    its change records for 지그재그 together with the merchant its store maps to. A new, re-delivered
+    or withdrawn record of a coupon, or a store mapped to another merchant, changes it. -#}
+
+{% macro coupon_fingerprints() -%}
+select partner_code, coupon_key, count(*) as coupon_records, bit_xor(record_hash) as coupon_fingerprint
+from (
+    select partner_code, coupon_key, {{ record_hash(['_batch_id', '_row_number', 'event_id']) }} as record_hash
+    from {{ ref('int_coupon_events_unioned') }}
+    union all
+    select 'zigzag', c.coupon_code, {{ record_hash(['c._batch_id', 'c._row_number', 'm.merchant_id']) }}
+    from {{ ref('stg_zigzag__coupons') }} as c
+    left join {{ ref('int_zigzag_stores_mapped') }} as m on m.store_id = c.store_id
+    where c.coupon_code is not null
+)
+group by partner_code, coupon_key
+{%- endmacro %}
+
+{% macro delete_changed_coupons() -%}
+{%- if is_incremental() -%}
+delete from {{ this }} as t
+where not exists (
+    select 1
+    from ({{ coupon_fingerprints() }}) as f
+    where f.partner_code = t.partner_code
+      and f.coupon_key = t.coupon_key
+      and f.coupon_records = t._coupon_records
+      and f.coupon_fingerprint = t._coupon_fingerprint
+)
+{%- else -%}
+select 1 as no_op
+{%- endif -%}
+{%- endmacro %}
