@@ -108,7 +108,8 @@ select
     {{ kst_date('r.redeemed_at') }} as redeemed_on,
     case when r.is_redeemed then (epoch_ms(r.redeemed_at) - epoch_ms(r.issued_at)) / 3600000.0 end as hours_to_redeem,
     p.coupon_records as _coupon_records,
-    p.coupon_fingerprint as _coupon_fingerprint
+    p.coupon_fingerprint as _coupon_fingerprint,
+    {{ staged_at() }} as _staged_at
 from (
     select * from from_events
     union all

@@ -52,7 +52,8 @@ select
     cast(sum(r.sales_krw) as bigint) as sales_krw,
     cast(sum(r.coupon_discount_krw) as bigint) as coupon_discount_krw,
     any_value(r.day_records) as _day_records,
-    any_value(r.day_fingerprint) as _day_fingerprint
+    any_value(r.day_fingerprint) as _day_fingerprint,
+    {{ staged_at() }} as _staged_at
 from records as r
 anti join cancelled_orders as c
     on r.partner_code = 'kt' and c.order_id = r.order_id
