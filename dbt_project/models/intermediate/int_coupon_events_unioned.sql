@@ -12,8 +12,8 @@
 --   요기요: the feed's own events (issued / redeemed / expired / cancelled).
 --   K-deal: an order line with a 쿠폰번호 issues and redeems that coupon at the order's time
 --           (campaign KDEAL); the order's 취소 line reverses the redemption (metrics.md).
--- 지그재그 coupons are change records whose latest record wins: they are resolved from staging
--- in int_coupons_resolved, not held here.
+-- 지그재그 coupons are change records whose latest record wins: they are resolved from
+-- int_zigzag_coupons_deduplicated in int_coupons_resolved, not held here.
 with yogiyo as (
     select
         'yogiyo' as partner_code,

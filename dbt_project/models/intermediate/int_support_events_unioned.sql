@@ -12,7 +12,8 @@ with kakao as (
 ),
 
 baemin as (
-    -- stg keeps the latest row per enrollment; only enrollments with a valid BRN are events
+    -- the latest row per enrollment (int_edu_enrollments_deduplicated); only enrollments with a
+    -- valid BRN are events
     select
         'baemin', 'edu_enrollments', enrollment_id, 'enrollment', merchant_id, enrolled_on,
         cast(null as bigint), cast(null as bigint), cast(null as varchar)
