@@ -25,6 +25,10 @@
 '{{ text | replace("'", "''") }}'
 {%- endmacro %}
 
+{% macro _quoted_list(texts) -%}
+{%- for t in texts %}{{ _quoted(t) }}{% if not loop.last %}, {% endif %}{% endfor -%}
+{%- endmacro %}
+
 {% macro has_published_index() -%}
 {%- if not execute -%}{{ return(false) }}{%- endif -%}
 {%- set found = run_query("select count(*) from glob(" ~ _quoted(published_index_path()) ~ ")") -%}
@@ -61,8 +65,8 @@ select distinct _batch_id from {{ src }} where _batch_id is not null
     {%- set ids = found.columns[0].values() -%}
     {%- set files = [root ~ '/' ~ feed ~ '/_schema.parquet'] -%}
     {%- for path in found.columns[1].values() %}{% do files.append(root ~ '/' ~ path) %}{% endfor -%}
-(select * from read_parquet([{% for f in files %}{{ _quoted(f) }}{% if not loop.last %}, {% endif %}{% endfor %}], union_by_name = true)
- where {% if ids | length == 0 %}false{% else %}_batch_id in ({% for i in ids %}{{ _quoted(i) }}{% if not loop.last %}, {% endif %}{% endfor %}){% endif %})
+(select * from read_parquet([{{ _quoted_list(files) }}], union_by_name = true)
+ where {% if ids | length == 0 %}false{% else %}_batch_id in ({{ _quoted_list(ids) }}){% endif %})
 {%- endif -%}
 {%- endmacro %}
 
@@ -104,7 +108,7 @@ select 1 as no_op
     {%- if ids | length == 0 -%}
 false
     {%- else -%}
-_batch_id in ({% for i in ids %}'{{ i | replace("'", "''") }}'{% if not loop.last %}, {% endif %}{% endfor %})
+_batch_id in ({{ _quoted_list(ids) }})
     {%- endif -%}
 {%- else -%}
 true
@@ -117,18 +121,6 @@ true
     "_staged_at = __latest_build__"` (macros/where_subquery.sql). -#}
 {% macro staged_at() -%}
 cast('{{ run_started_at.isoformat() }}' as timestamptz)
-{%- endmacro %}
-
-{#- The hash of one record version, for fingerprints that XOR the records of a group (a sales day,
-    a coupon). DuckDB's hash(a, b) combines its arguments linearly, so in an XOR over records a part
-    shared by an even number of them cancels out: two rows of one file would hide which version of
-    the file they came from. Each part is folded in through hash() again instead. -#}
-{% macro record_hash(parts) -%}
-{%- set folded = namespace(sql='hash(' ~ parts[0] ~ ')') -%}
-{%- for part in parts[1:] -%}
-    {%- set folded.sql = 'hash(xor(' ~ folded.sql ~ ', hash(' ~ part ~ ')))' -%}
-{%- endfor -%}
-{{ folded.sql }}
 {%- endmacro %}
 
 {#- A deterministic surrogate key: md5 of the parts joined with '|' (NULL parts as ''). -#}

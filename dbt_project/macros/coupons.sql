@@ -1,4 +1,4 @@
-{#- int_coupons_resolved is incremental by coupon. A coupon's fingerprint is the number and the XOR
+{#- int_coupons_resolved is incremental by coupon (macros/fingerprints.sql). A coupon's fingerprint is the number and the XOR
     of hashes of the records that make it up: its events (batch, row, event id) for 요기요 and K-deal,
     its change records for 지그재그 together with the merchant its store maps to. A new, re-delivered
     or withdrawn record of a coupon, or a store mapped to another merchant, changes it. -#}
@@ -15,20 +15,4 @@ from (
     where c.coupon_code is not null
 )
 group by partner_code, coupon_key
-{%- endmacro %}
-
-{% macro delete_changed_coupons() -%}
-{%- if is_incremental() -%}
-delete from {{ this }} as t
-where not exists (
-    select 1
-    from ({{ coupon_fingerprints() }}) as f
-    where f.partner_code = t.partner_code
-      and f.coupon_key = t.coupon_key
-      and f.coupon_records = t._coupon_records
-      and f.coupon_fingerprint = t._coupon_fingerprint
-)
-{%- else -%}
-select 1 as no_op
-{%- endif -%}
 {%- endmacro %}

@@ -1,4 +1,4 @@
-{#- int_daily_sales_netted is incremental by (partner, sales day). A day's fingerprint is the
+{#- int_daily_sales_netted is incremental by (partner, sales day) (macros/fingerprints.sql). A day's fingerprint is the
     number and the XOR of hashes of the record versions (batch id, row) that make it up; a K-deal
     취소 record counts towards the day of every order line it cancels, wherever it arrived. Any new,
     re-delivered or withdrawn record of a day, or a cancellation of one of its orders, changes it. -#}
@@ -17,20 +17,4 @@ from (
     where c.partner_code = 'kt' and c.is_cancellation
 )
 group by partner_code, sales_date
-{%- endmacro %}
-
-{% macro delete_changed_sales_days(records) -%}
-{%- if is_incremental() -%}
-delete from {{ this }} as t
-where not exists (
-    select 1
-    from ({{ sales_day_fingerprints(records) }}) as d
-    where d.partner_code = t.partner_code
-      and d.sales_date is not distinct from t.sales_date
-      and d.day_records = t._day_records
-      and d.day_fingerprint = t._day_fingerprint
-)
-{%- else -%}
-select 1 as no_op
-{%- endif -%}
 {%- endmacro %}

@@ -7,15 +7,17 @@
 --     expired_at set and used_at empty; stores mapped to BRNs via int_zigzag_stores_mapped.
 -- A coupon without an issue event cannot be placed in a cohort and is left out.
 --
--- Incremental by coupon (macros/coupons.sql): every row carries its coupon's fingerprint, the
--- records that make it up. A nightly run deletes the coupons whose fingerprint changed and
--- resolves only the coupons it no longer holds, so its cost does not grow with history.
+-- Incremental by coupon (macros/coupons.sql, on macros/fingerprints.sql): every row carries its
+-- coupon's fingerprint, the records that make it up. A nightly run deletes the coupons whose
+-- fingerprint changed and resolves only the coupons it no longer holds, so its cost does not grow
+-- with history.
 {{
     config(
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='fail',
-        pre_hook="{{ delete_changed_coupons() }}",
+        pre_hook="{{ delete_changed_keys(coupon_fingerprints(), ['partner_code', 'coupon_key'],
+                                         'coupon_records', 'coupon_fingerprint') }}",
     )
 }}
 with fingerprints as (
@@ -25,12 +27,7 @@ with fingerprints as (
 pending as (
     select *
     from fingerprints
-    {%- if is_incremental() %}
-    where not exists (
-        select 1 from {{ this }} as t
-        where t.partner_code = fingerprints.partner_code and t.coupon_key = fingerprints.coupon_key
-    )
-    {%- endif %}
+    where {{ not_held_yet('fingerprints', ['partner_code', 'coupon_key']) }}
 ),
 
 events as (

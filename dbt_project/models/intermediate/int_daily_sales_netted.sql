@@ -3,7 +3,8 @@
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='fail',
-        pre_hook="{{ delete_changed_sales_days(ref('int_sales_records_unioned')) }}",
+        pre_hook="{{ delete_changed_keys(sales_day_fingerprints(ref('int_sales_records_unioned')),
+                                         ['partner_code', 'sales_date'], 'day_records', 'day_fingerprint') }}",
     )
 }}
 -- Merchant-day sales per partner (metrics.md "fct_daily_sales"): 요기요 gross_sales_krw on
@@ -12,10 +13,11 @@
 -- These feeds send each record once (a correction re-delivers the file, which replaces the
 -- file's rows upstream), so records are summed as they are; 지그재그 stores of one merchant add up.
 --
--- Incremental by sales day (macros/sales_days.sql): every row carries its day's fingerprint, the
--- record versions that make the day up. A nightly run deletes the days whose fingerprint changed
--- (new, re-delivered or withdrawn records, or a K-deal cancellation of one of the day's orders)
--- and recomputes only the days it no longer holds, so its cost does not grow with history.
+-- Incremental by sales day (macros/sales_days.sql, on macros/fingerprints.sql): every row
+-- carries its day's fingerprint, the record versions that make the day up. A nightly run deletes
+-- the days whose fingerprint changed (new, re-delivered or withdrawn records, or a K-deal
+-- cancellation of one of the day's orders) and recomputes only the days it no longer holds, so
+-- its cost does not grow with history.
 with days as (
     {{ sales_day_fingerprints(ref('int_sales_records_unioned')) }}
 ),
@@ -23,12 +25,7 @@ with days as (
 pending_days as (
     select *
     from days
-    {%- if is_incremental() %}
-    where not exists (
-        select 1 from {{ this }} as t
-        where t.partner_code = days.partner_code and t.sales_date is not distinct from days.sales_date
-    )
-    {%- endif %}
+    where {{ not_held_yet('days', ['partner_code', 'sales_date']) }}
 ),
 
 records as (
