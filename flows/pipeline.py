@@ -23,10 +23,9 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import get_run_context
 
-from panro import faults, memory, notify, report
+from panro import faults, gate, memory, notify, report
 from panro.dbt_worker import DbtWorker
 from panro.extract import extract
-from panro.gate import audit
 from panro.ledger import Ledger
 from panro.outcome import RunOutcome, batches_touched_since, describe
 from panro.publish import publish
@@ -78,7 +77,7 @@ def extract_feeds(dirs: DataDirs, dates: list[dt.date], ledger: Ledger) -> Any:
 def audit_batches(dirs: DataDirs, ledger: Ledger, run_id: str) -> Any:
     """Validate every extracted batch with its GX suite; publish, reject rows, or quarantine.
     Its Data Docs are left to render while dbt builds (`run_pipeline`)."""
-    result = audit(dirs, ledger, run_id=run_id, docs="later")
+    result = gate.audit(dirs, ledger, run_id=run_id, docs="later")
     get_run_logger().info("gate: %s", result.summary())
     memory.give_back()  # the gate's frames, before dbt's process needs the room
     return result
@@ -135,14 +134,15 @@ def run_pipeline(dirs: DataDirs, dates: list[dt.date], kind: str) -> RunOutcome:
     outcome = RunOutcome(run_id, kind, (min(dates), max(dates)), dt.datetime.now(dt.UTC))
     log.info("%s run %s for %s … %s on %s", kind, run_id, min(dates), max(dates), dirs.root)
     data_docs = None
+    gate.import_in_background()  # Great Expectations loads while the run extracts, like dbt in its process
     with run_lock(dirs), DbtWorker(dirs) as dbt:  # dbt starts up in its process while the run extracts
         try:
             with Ledger(dirs.ledger_path) as ledger:
                 ledger.start_run(run_id, kind)
                 try:
                     _timed(outcome.timings, "extract", lambda: extract_feeds(dirs, dates, ledger))
-                    gate = _timed(outcome.timings, "audit", lambda: audit_batches(dirs, ledger, run_id))
-                    data_docs = gate.render_docs_in_background()  # while dbt builds, in its process
+                    audited = _timed(outcome.timings, "audit", lambda: audit_batches(dirs, ledger, run_id))
+                    data_docs = audited.render_docs_in_background()  # while dbt builds, in its process
                     _timed(outcome.timings, "transform", lambda: build_marts(dbt))
                     _timed(outcome.timings, "publish", lambda: publish_marts(dirs, run_id))
                     outcome.published = True

@@ -15,21 +15,40 @@ Modules:
 - `state`: `published_state()` — what the published zone holds, and any disagreement with the ledger.
 The quarantine folders and `panro quarantine list | show | release` live in `panro.quarantine`.
 
-Great Expectations is imported lazily (it takes seconds), so `panro.gate.suites` and the CLI stay quick.
+Great Expectations is imported lazily (it takes seconds), so `panro.gate.suites` and the CLI stay quick;
+a run warms it up in the background while it extracts (`import_in_background`).
 """
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from panro.gate.state import PublishedFile, PublishedState, published_state
     from panro.gate.wap import BatchOutcome, GateReport, audit
 
-__all__ = ["BatchOutcome", "GateReport", "PublishedFile", "PublishedState", "audit", "published_state"]
+__all__ = ["BatchOutcome", "GateReport", "PublishedFile", "PublishedState", "audit", "import_in_background",
+           "published_state"]
 
 _WHERE = {"audit": "wap", "GateReport": "wap", "BatchOutcome": "wap",
           "published_state": "state", "PublishedState": "state", "PublishedFile": "state"}
+
+
+def import_in_background() -> threading.Thread:
+    """Import the audit's modules (Great Expectations: about 3 s) in a thread; `audit` then finds them
+    loaded. Python's import locks make a concurrent `from panro.gate import audit` wait for it, and
+    an import that fails here fails again, and is reported, where the audit imports it."""
+    import contextlib
+    import importlib
+
+    def load() -> None:
+        with contextlib.suppress(Exception):
+            importlib.import_module("panro.gate.wap")
+
+    thread = threading.Thread(target=load, name="gate-import", daemon=True)
+    thread.start()
+    return thread
 
 
 def __getattr__(name: str) -> Any:
