@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 
 import pytest
 
 from panro.notify import notify
 from panro.outcome import BatchLine, RunOutcome
 from panro.runlock import RunInProgress, run_lock
-from panro.settings import DataDirs
+from panro.settings import REPO_ROOT, DataDirs
 from tests.support.webhook import Webhook
 
 
@@ -78,3 +80,15 @@ def test_a_run_reports_only_the_batches_it_saw_or_decided(dirs: DataDirs) -> Non
         ])
         lines = batches_touched_since(ledger, start)
     assert [(b.file_name, b.status) for b in lines] == [("late.csv", "published"), ("new.csv", "quarantined")]
+
+
+def test_the_flows_load_without_great_expectations_which_the_run_loads_in_the_background() -> None:
+    """A run starts within a second or two of its command; the gate's libraries load while it extracts."""
+    code = ("import sys, flows.pipeline\n"
+            "assert 'great_expectations' not in sys.modules, 'flows.pipeline imported GX'\n"
+            "from panro import gate\n"
+            "gate.import_in_background().join()\n"
+            "assert gate.import_in_background() is gate.import_in_background()\n"
+            "assert 'great_expectations' in sys.modules and 'panro.gate.wap' in sys.modules\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -35,20 +35,26 @@ _WHERE = {"audit": "wap", "GateReport": "wap", "BatchOutcome": "wap",
           "published_state": "state", "PublishedState": "state", "PublishedFile": "state"}
 
 
+_loading: threading.Thread | None = None
+
+
 def import_in_background() -> threading.Thread:
-    """Import the audit's modules (Great Expectations: about 3 s) in a thread; `audit` then finds them
-    loaded. Python's import locks make a concurrent `from panro.gate import audit` wait for it, and
-    an import that fails here fails again, and is reported, where the audit imports it."""
-    import contextlib
-    import importlib
+    """Import the audit's modules (Great Expectations: about 3 s) in a thread, once per process;
+    `audit` then finds them loaded. Python's import locks make a concurrent `from panro.gate import
+    audit` wait for it, and an import that fails here fails again, and is reported, where the audit
+    imports it."""
+    global _loading
+    if _loading is None:
+        import contextlib
+        import importlib
 
-    def load() -> None:
-        with contextlib.suppress(Exception):
-            importlib.import_module("panro.gate.wap")
+        def load() -> None:
+            with contextlib.suppress(Exception):
+                importlib.import_module("panro.gate.wap")
 
-    thread = threading.Thread(target=load, name="gate-import", daemon=True)
-    thread.start()
-    return thread
+        _loading = threading.Thread(target=load, name="gate-import", daemon=True)
+        _loading.start()
+    return _loading
 
 
 def __getattr__(name: str) -> Any:
