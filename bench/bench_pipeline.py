@@ -10,7 +10,9 @@ Prints:
   wall time and peak RSS of the whole process tree (targets: < 5 min, < 3 GB), and the in-flow stage
   timings; once more on a Prefect server already running, as the backfill deployment runs; then
   the ratio to `bench/reference.py`, the same reading, checks, transforms and dbt data tests as
-  plain DuckDB SQL in one process (target ≤ 2×), and the ratio without the data tests;
+  plain DuckDB SQL in one process (target ≤ 2×), and the ratio without the data tests. Each of the
+  three runs `--rounds` times (default 3), alternately, and medians are compared: the machine's
+  speed drifts by a third over minutes, more than any one run's distance to the target;
 - nightly: `panro run --date 2023-12-31` after a backfill of 2023-01-01 … 2023-12-30, against
   `panro run --date 2023-01-31` after 2023-01-01 … 2023-01-30 (targets: < 30 s excluding the Prefect
   server's start, ratio ≤ 1.2×). These runs talk to one Prefect server started once for the benchmark,
@@ -111,54 +113,86 @@ def warm_prefect_home(env: dict[str, str]) -> float:
     return m.wall_s
 
 
-def backfill(landing: Path, work: Path, env: dict[str, str], with_reference: bool) -> None:
+def reference(landing: Path, work: Path) -> tuple[str, float, dict[str, float], float]:
+    """One run of bench/reference.py: (its output, its total, its phases, its peak RSS)."""
+    shutil.rmtree(work, ignore_errors=True)
+    r = run([sys.executable, str(REPO / "bench" / "reference.py"), "--landing", str(landing), "--work", str(work)])
+    if r.returncode != 0:
+        raise SystemExit(f"reference failed:\n{r.stderr[-3000:]}")
+    total = float(r.stdout.rsplit("total", 1)[1].split()[0])
+    text = r.stdout.split("phases (s):", 1)[1].split(";")[0]
+    phases = {k: float(v) for k, v in (part.split() for part in text.split(","))}
+    return r.stdout, total, phases, r.peak_rss_mb
+
+
+def median(values: list[float]) -> float:
+    return sorted(values)[len(values) // 2]
+
+
+def backfill(landing: Path, work: Path, env: dict[str, str], with_reference: bool, rounds: int) -> None:
+    """`rounds` rounds of: the backfill with an ephemeral server, on a running server, the reference.
+    The machine's speed drifts by a third over minutes: the ratios compare medians of rounds run
+    alternately, and each round's own ratio is printed too."""
     first_start = warm_prefect_home(env)
-    data = work / "backfill"
-    m = panro("backfill", "--start", "2023-01-01", "--end", "2023-12-31",
-              env={**env, "PANRO_DATA_DIR": str(data), "PANRO_LANDING": str(landing)})
-    stages = stage_timings(data)
-    print("backfill 2023 (scale 1), as `panro backfill` with an ephemeral Prefect server")
-    print(f"  (a Prefect home's very first server start, creating its database, took {first_start:.1f} s"
-          " for a no-op flow; measured apart, as a machine pays it once)")
-    print(f"  wall time      {m.wall_s:8.1f} s    (target < 300 s)")
-    print(f"  peak RSS       {m.peak_rss_mb:8.0f} MB   (whole process tree; target < 3,072 MB)")
-    print("  stages (s)     " + ", ".join(f"{k} {v}" for k, v in stages.items()))
-    print("  " + m.stdout.strip().splitlines()[-1])
     server, url = start_prefect_server(work / "prefect-server-backfill")
-    try:  # as a deployment runs it: on a Prefect server that is already up
-        served = panro("backfill", "--start", "2023-01-01", "--end", "2023-12-31",
-                       env={**env, "PREFECT_API_URL": url, "PANRO_DATA_DIR": str(work / "backfill-served"),
-                            "PANRO_LANDING": str(landing)})
+    ephemeral, served, refs = [], [], []
+    try:
+        for n in range(rounds):
+            data = work / f"backfill-{n}"
+            m = panro("backfill", "--start", "2023-01-01", "--end", "2023-12-31",
+                      env={**env, "PANRO_DATA_DIR": str(data), "PANRO_LANDING": str(landing)})
+            ephemeral.append((m, stage_timings(data)))
+            shutil.rmtree(data)
+            data = work / f"backfill-served-{n}"
+            m = panro("backfill", "--start", "2023-01-01", "--end", "2023-12-31",
+                      env={**env, "PREFECT_API_URL": url, "PANRO_DATA_DIR": str(data), "PANRO_LANDING": str(landing)})
+            served.append((m, stage_timings(data)))
+            shutil.rmtree(data)
+            if with_reference:
+                refs.append(reference(landing, work / "reference"))
     finally:
         server.terminate()
         server.wait(timeout=30)
-    print("backfill 2023 again, on a Prefect server already running (as its deployment runs)")
-    print(f"  wall time      {served.wall_s:8.1f} s    peak RSS {served.peak_rss_mb:.0f} MB (without the server)")
-    print("  stages (s)     " + ", ".join(f"{k} {v}" for k, v in stage_timings(work / "backfill-served").items()))
-    if not with_reference:
+
+    def show(title: str, runs: list, rss_note: str) -> None:
+        walls = [m.wall_s for m, _ in runs]
+        mid = next(r for r in runs if r[0].wall_s == median(walls))
+        print(title)
+        print(f"  wall time      {median(walls):8.1f} s    (median of {len(runs)}; target < 300 s); "
+              "all: " + ", ".join(f"{w:.1f}" for w in walls))
+        print(f"  peak RSS       {max(m.peak_rss_mb for m, _ in runs):8.0f} MB   ({rss_note}; target < 3,072 MB)")
+        print("  stages (s)     " + ", ".join(f"{k} {v}" for k, v in mid[1].items()) + "  (the median run)")
+        print("  " + mid[0].stdout.strip().splitlines()[-1])
+
+    show("backfill 2023 (scale 1), as `panro backfill` with an ephemeral Prefect server", ephemeral,
+         "whole process tree, the highest run")
+    print(f"  (a Prefect home's very first server start, creating its database, took {first_start:.1f} s"
+          " for a no-op flow; measured apart, as a machine pays it once)")
+    show("backfill 2023 on a Prefect server already running (as its deployment runs)", served,
+         "without the server, the highest run")
+    if not refs:
         return
-    r = run([sys.executable, str(REPO / "bench" / "reference.py"), "--landing", str(landing),
-             "--work", str(work / "reference")])
-    if r.returncode != 0:
-        raise SystemExit(f"reference failed:\n{r.stderr[-3000:]}")
-    ref_total = float(r.stdout.rsplit("total", 1)[1].split()[0])
-    phases = r.stdout.split("phases (s):", 1)[1]
-
-    def ref(phase: str) -> float:
-        return float(phases.split(f"{phase} ", 1)[1].split(",")[0].split(";")[0]) if f"{phase} " in phases else 0.0
-
+    out, _, _, _ = refs[len(refs) // 2]
+    totals = [t for _, t, _, _ in refs]
+    ref_total = median(totals)
+    no_tests = median([t - p.get("tests", 0.0) for _, t, p, _ in refs])
     print("reference: the same reading, checks, transforms and data tests as plain DuckDB SQL in one process")
-    print("  " + "\n  ".join(r.stdout.strip().splitlines()))
-    print(f"  peak RSS       {r.peak_rss_mb:8.0f} MB")
-    print(f"  ratio          {m.wall_s / ref_total:8.2f} ×  (pipeline wall / reference phases; target ≤ 2×)")
-    print(f"  ratio, reference without dbt's data tests {m.wall_s / (ref_total - ref('tests')):5.2f} ×")
-    print(f"  ratio, Prefect server already running {served.wall_s / ref_total:5.2f} ×")
-    in_flow = sum(v for k, v in stages.items() if k != "report")
-    print(f"  ratio in-flow  {in_flow / ref_total:8.2f} ×  (the pipeline's stages only: no start-up, Prefect)")
+    print("  " + "\n  ".join(out.strip().splitlines()))
+    print("  totals (s)     " + ", ".join(f"{t:.1f}" for t in totals) + f"  (median {ref_total:.1f})")
+    print(f"  peak RSS       {max(r for _, _, _, r in refs):8.0f} MB")
+    eph = median([m.wall_s for m, _ in ephemeral])
+    srv = median([m.wall_s for m, _ in served])
+    print(f"  ratio          {eph / ref_total:8.2f} ×  (medians: pipeline wall / reference phases; target ≤ 2×); "
+          "round by round: " + ", ".join(f"{m.wall_s / t:.2f}" for (m, _), t in zip(ephemeral, totals, strict=True)))
+    print(f"  ratio, reference without dbt's data tests {eph / no_tests:5.2f} ×")
+    print(f"  ratio, Prefect server already running {srv / ref_total:5.2f} ×; round by round: "
+          + ", ".join(f"{m.wall_s / t:.2f}" for (m, _), t in zip(served, totals, strict=True)))
+    in_flow = [sum(v for k, v in st.items() if k != "report") for _, st in ephemeral]
+    print(f"  ratio in-flow  {median(in_flow) / ref_total:8.2f} ×  (the pipeline's stages only: no start-up, Prefect)")
     for stage, ref_phases in (("extract", ("read",)), ("audit", ("checks",)), ("transform", ("transform", "tests"))):
-        ref_s = sum(ref(p) for p in ref_phases)
-        print(f"    {stage:<10} {stages.get(stage, 0):6.1f} s vs {' + '.join(ref_phases)} {ref_s:5.1f} s → "
-              f"{stages.get(stage, 0) / ref_s:4.1f} ×")
+        ours = median([st.get(stage, 0.0) for _, st in ephemeral])
+        ref_s = median([sum(p.get(x, 0.0) for x in ref_phases) for _, _, p, _ in refs])
+        print(f"    {stage:<10} {ours:6.1f} s vs {' + '.join(ref_phases)} {ref_s:5.1f} s → {ours / ref_s:4.1f} ×")
 
 
 def nightly(landing: Path, work: Path, env: dict[str, str], repeats: int) -> None:
@@ -193,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip-nightly", action="store_true", help="the backfill (and reference) only")
     p.add_argument("--skip-reference", action="store_true")
     p.add_argument("--repeats", type=int, default=3, help="nightly runs per history (median reported)")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="backfill rounds (ephemeral server, running server, reference; medians reported)")
     args = p.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="panro-bench-pipeline-"))
@@ -203,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
             landing = work / "landing"
             panro("generate", "--out", str(landing), env=env)
         if not args.skip_backfill:
-            backfill(landing, work, env, with_reference=not args.skip_reference)
+            backfill(landing, work, env, with_reference=not args.skip_reference, rounds=args.rounds)
         if not args.skip_nightly:
             nightly(landing, work, env, args.repeats)
     finally:
