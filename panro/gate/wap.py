@@ -8,9 +8,10 @@ over their raw Parquet files, in ledger order) into one Arrow-backed pandas fram
 the feed's `rows` expectations once over that union; a batch whose file has another schema (renamed,
 missing or extra columns) is validated in a frame of its own, where the schema expectation fails.
 A second, tiny validation covers the `batches` expectations on one summary row per batch (row count,
-volume against the feed's recent deliveries, business date). Results come back in COMPLETE format
-with the frame's positions as the unexpected index; since each file's rows are contiguous, positions
-map to batches with one `searchsorted`, and to rows through `_row_number`.
+volume against the feed's recent deliveries, business date). GX counts unexpected rows first; an
+expectation that found some is run again for their positions in the frame (`GxRun.validate`); since
+each file's rows are contiguous, positions map to batches with one `searchsorted`, and to rows
+through `_row_number`.
 
 Decisions (rule 2): a failed critical `batch` expectation holds the batch; critical `row` expectations
 reject the rows they flag when those are at most the contract's `row_tolerance` of the batch, and hold
