@@ -100,9 +100,7 @@ def _run_flow(fn_name: str, **params: object) -> int:
 
     server_up = start_in_background()
     from flows import pipeline
-    from panro import gate
 
-    gate.import_in_background()  # while the temporary server finishes booting, if it has not yet
     server_up()
 
     flow = getattr(pipeline, fn_name)

@@ -64,3 +64,34 @@ def test_with_a_configured_server_no_temporary_one_is_started(tmp_path: Path) ->
                           timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == 0
+
+
+def test_the_server_process_starts_before_prefects_server_module_is_imported(tmp_path: Path) -> None:
+    """The uvicorn process is launched first (the server module alone takes seconds to import) and
+    becomes the server object's own: the flow's client finds it up, and it stops with the process."""
+    code = ("import json, os, sys\n"
+            "from panro.ephemeral import start_in_background\n"
+            "wait = start_in_background()\n"
+            "def children():\n"
+            "    found = []\n"
+            "    for pid in filter(str.isdigit, os.listdir('/proc')):\n"
+            "        try:\n"
+            "            stat = open(f'/proc/{pid}/stat').read()\n"
+            "        except OSError:\n"
+            "            continue\n"
+            "        if stat.rsplit(')', 1)[1].split()[1] == str(os.getpid()):\n"
+            "            found.append(int(pid))\n"
+            "    return found\n"
+            "early = children()\n"
+            "wait()\n"
+            "from prefect.server.api.server import SubprocessASGIServer\n"
+            "server = SubprocessASGIServer()\n"
+            "print(json.dumps({'early': early, 'pid': server.server_process.pid, 'running': server.running}))\n")
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_LOGGING_LEVEL": "ERROR"}
+    env.pop("PREFECT_API_URL", None)
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["running"]
+    assert seen["pid"] in seen["early"]   # the process launched before the module import, adopted
