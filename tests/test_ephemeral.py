@@ -68,7 +68,7 @@ def test_with_a_configured_server_no_temporary_one_is_started(tmp_path: Path) ->
 
 def test_the_server_process_starts_before_prefects_server_module_is_imported(tmp_path: Path) -> None:
     """The uvicorn process is launched first (the server module alone takes seconds to import) and
-    becomes the server object's own: the flow's client finds it up, and it stops with the process."""
+    becomes the server object's own, which the flow's client then finds up and Prefect stops at exit."""
     code = ("import json, os, sys\n"
             "from panro.ephemeral import start_in_background\n"
             "wait = start_in_background()\n"
