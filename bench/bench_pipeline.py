@@ -134,25 +134,26 @@ def backfill(landing: Path, work: Path, env: dict[str, str], with_reference: boo
     The machine's speed drifts by a third over minutes: the ratios compare medians of rounds run
     alternately, and each round's own ratio is printed too."""
     first_start = warm_prefect_home(env)
-    server, url = start_prefect_server(work / "prefect-server-backfill")
     ephemeral, served, refs = [], [], []
-    try:
-        for n in range(rounds):
-            data = work / f"backfill-{n}"
-            m = panro("backfill", "--start", "2023-01-01", "--end", "2023-12-31",
-                      env={**env, "PANRO_DATA_DIR": str(data), "PANRO_LANDING": str(landing)})
-            ephemeral.append((m, stage_timings(data)))
-            shutil.rmtree(data)
+    for n in range(rounds):
+        data = work / f"backfill-{n}"
+        m = panro("backfill", "--start", "2023-01-01", "--end", "2023-12-31",
+                  env={**env, "PANRO_DATA_DIR": str(data), "PANRO_LANDING": str(landing)})
+        ephemeral.append((m, stage_timings(data)))
+        shutil.rmtree(data)
+        # the running server is up for its own runs only: it takes CPU while idle, too
+        server, url = start_prefect_server(work / "prefect-server-backfill")
+        try:
             data = work / f"backfill-served-{n}"
             m = panro("backfill", "--start", "2023-01-01", "--end", "2023-12-31",
                       env={**env, "PREFECT_API_URL": url, "PANRO_DATA_DIR": str(data), "PANRO_LANDING": str(landing)})
-            served.append((m, stage_timings(data)))
-            shutil.rmtree(data)
-            if with_reference:
-                refs.append(reference(landing, work / "reference"))
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        served.append((m, stage_timings(data)))
+        shutil.rmtree(data)
+        if with_reference:
+            refs.append(reference(landing, work / "reference"))
 
     def show(title: str, runs: list, rss_note: str) -> None:
         walls = [m.wall_s for m, _ in runs]
