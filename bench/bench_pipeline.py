@@ -233,7 +233,10 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="panro-bench-pipeline-"))
-    env = {"PREFECT_HOME": str(work / "prefect-home"), "DO_NOT_TRACK": "1", "PREFECT_API_URL": ""}
+    # no PREFECT_API_URL: the temporary server, as on a newcomer's machine (a blank one would be
+    # dropped by the CLI too, panro.ephemeral.forget_blank_api_url)
+    os.environ.pop("PREFECT_API_URL", None)
+    env = {"PREFECT_HOME": str(work / "prefect-home"), "DO_NOT_TRACK": "1"}
     try:
         landing = args.landing
         if landing is None:

@@ -11,6 +11,11 @@ import, so with the Prefect version whose start-up this mirrors, the uvicorn pro
 before that import, with the command and environment `SubprocessASGIServer` would give it, and
 handed to the server object once the module is in (`_adopt`). Any other version, or a launch that
 fails, leaves it to `SubprocessASGIServer.start()` as before.
+
+A `PREFECT_API_URL` that is set but blank (`PREFECT_API_URL=` in a shell or an env file) means no
+server, as an operator expects. Prefect itself would start the temporary server for its API client
+but send its events to the blank address: every state change then logs an error with a traceback,
+and the failing retries cost the run seconds. It is removed before Prefect reads its settings.
 """
 
 from __future__ import annotations
@@ -33,7 +38,9 @@ _START_TIMEOUT_S = 90.0
 def start_in_background() -> Callable[[], None]:
     """Start the temporary server if this process will need one; returns a wait-until-up function.
 
-    A failure to start is left to the flow call, which starts (and reports) it again."""
+    A failure to start is left to the flow call, which starts (and reports) it again.
+    Call it before anything imports Prefect: a blank PREFECT_API_URL is dropped first."""
+    forget_blank_api_url()
     from prefect.settings import PREFECT_API_URL
 
     if PREFECT_API_URL.value():
@@ -59,6 +66,12 @@ def start_in_background() -> Callable[[], None]:
     thread = threading.Thread(target=boot, name="prefect-ephemeral-server", daemon=True)
     thread.start()
     return thread.join
+
+
+def forget_blank_api_url() -> None:
+    """Treat `PREFECT_API_URL=` (set, but blank) as not set: the temporary server, events included."""
+    if "PREFECT_API_URL" in os.environ and not os.environ["PREFECT_API_URL"].strip():
+        del os.environ["PREFECT_API_URL"]
 
 
 def _free_port() -> int:

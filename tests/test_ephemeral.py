@@ -13,9 +13,9 @@ from pathlib import Path
 SCRIPT = """
 import json, sys
 from panro.ephemeral import start_in_background
-from prefect.server.api.server import SubprocessASGIServer
 
-wait = start_in_background()
+wait = start_in_background()   # first, as in the CLI: before anything imports Prefect
+from prefect.server.api.server import SubprocessASGIServer
 wait()
 started = [s.api_url for s in SubprocessASGIServer._instances.values() if s.running]
 
@@ -41,7 +41,7 @@ def probe(tmp_path: Path, **env: str) -> dict:
     done = subprocess.run([sys.executable, "-c", SCRIPT], env=environment, capture_output=True, text=True,
                           timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return {**json.loads(done.stdout.strip().splitlines()[-1]), "stderr": done.stderr}
 
 
 def test_the_flow_runs_on_the_server_started_in_the_background(tmp_path: Path) -> None:
@@ -50,6 +50,15 @@ def test_the_flow_runs_on_the_server_started_in_the_background(tmp_path: Path) -
     assert seen["servers"] == seen["started"]        # and the flow did not start another
     assert seen["api"].rstrip("/") == seen["started"][0].rstrip("/")
     assert seen["runs"] == 1
+
+
+def test_a_blank_api_url_means_the_temporary_server_with_its_events(tmp_path: Path) -> None:
+    """`PREFECT_API_URL=` is no address: Prefect would run the flow on a temporary server but send
+    its events to the blank one, logging an error with a traceback at every state change."""
+    seen = probe(tmp_path, PREFECT_API_URL="")
+    assert len(seen["started"]) == 1 and seen["servers"] == seen["started"]
+    assert seen["runs"] == 1
+    assert "EventsWorker" not in seen["stderr"] and "Error emitting event" not in seen["stderr"], seen["stderr"][-2000:]
 
 
 def test_with_a_configured_server_no_temporary_one_is_started(tmp_path: Path) -> None:
