@@ -14,8 +14,8 @@ fails, leaves it to `SubprocessASGIServer.start()` as before.
 
 A `PREFECT_API_URL` that is set but blank (`PREFECT_API_URL=` in a shell or an env file) means no
 server, as an operator expects. Prefect itself would start the temporary server for its API client
-but send its events to the blank address: every state change then logs an error with a traceback,
-and the failing retries cost the run seconds. It is removed before Prefect reads its settings.
+but send its events to the blank address: they are lost, and every state change logs an error with
+a traceback. It is removed before Prefect reads its settings.
 """
 
 from __future__ import annotations
