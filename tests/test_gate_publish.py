@@ -167,6 +167,24 @@ def test_published_state_names_every_disagreement(dirs: DataDirs, ledger: Ledger
     assert any("no file" in p for p in problems) and any("no published batch explains it" in p for p in problems)
 
 
+def test_a_published_file_holding_another_version_than_the_ledgers_is_named(dirs: DataDirs, ledger: Ledger) -> None:
+    """A file published whole is its raw file, without metadata of ours: the batch it holds is read
+    from its `_batch_id` column's statistics."""
+    feed = "zigzag/sales"
+    contract = contract_for(feed)
+    old = write_batch(dirs, ledger, feed, clean_rows(feed, 40, D), day=D)
+    audit(dirs, ledger, run_id="r1", today=TODAY)
+    new = write_batch(dirs, ledger, feed, clean_rows(feed, 30, D), day=D)
+    audit(dirs, ledger, run_id="r2", today=TODAY)
+    path = published_path(dirs, contract, new.file_name)
+    assert not (pq.read_metadata(path).metadata or {}).get(b"panro.batch_id")   # the raw file, linked
+    assert published_state(dirs, ledger).problems == []
+    path.unlink()
+    path.write_bytes(Path(old.raw_path).read_bytes())    # the old version is back in the published zone
+    problems = published_state(dirs, ledger).problems
+    assert any(f"the file holds {old.batch_id}, the ledger says {new.batch_id}" in p for p in problems), problems
+
+
 def test_only_empty_files_pending(dirs: DataDirs, ledger: Ledger) -> None:
     a = write_batch(dirs, ledger, "yogiyo/orders", [], day=D)
     b = write_batch(dirs, ledger, "kt/kdeal_stores", [], day=D)
