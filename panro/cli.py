@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gc
 import os
 import sys
 from collections.abc import Sequence
@@ -77,6 +78,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_FAILED
+
+
+def entry() -> None:
+    """The `panro` console script: `main()`, then exit without Python's last garbage collection.
+
+    At exit Python collects once more every object the run's libraries hold (Prefect, pandas, Great
+    Expectations): 1.6–2.0 s after the summary is printed, measured. Frozen (`gc.freeze`), they are
+    left to the operating system, which frees the process's memory anyway; atexit handlers (the
+    temporary Prefect server's stop, logging's flush) still run, and Python never promised
+    finalizers of objects alive at exit. Tests call `main()` in-process, without this."""
+    code = main()
+    gc.freeze()
+    sys.exit(code)
 
 
 def _generate(args: argparse.Namespace, dirs: DataDirs) -> int:
@@ -180,4 +194,4 @@ _COMMANDS = {
 }
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
