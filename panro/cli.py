@@ -111,11 +111,13 @@ def _run_flow(fn_name: str, **params: object) -> int:
                        ("DBT_SEND_ANONYMOUS_USAGE_STATS", "false"), ("GX_ANALYTICS_ENABLED", "false")):
         os.environ.setdefault(var, value)
     from panro.ephemeral import start_in_background
+    from panro.memory import long_lived
 
-    server_up = start_in_background()
-    from flows import pipeline
+    with long_lived():   # Prefect and the flows: ~600,000 objects kept for the whole run
+        server_up = start_in_background()
+        from flows import pipeline
 
-    server_up()
+        server_up()
 
     flow = getattr(pipeline, fn_name)
     try:

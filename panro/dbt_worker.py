@@ -12,6 +12,8 @@ the run's process dies (a crash, `kill -9`), so no orphan keeps writing the work
 
 from __future__ import annotations
 
+import atexit
+import gc
 import logging
 import multiprocessing
 import os
@@ -22,7 +24,7 @@ from concurrent.futures.process import BrokenProcessPool
 from types import TracebackType
 from typing import Any
 
-from panro import transform
+from panro import memory, transform
 from panro.settings import DataDirs
 
 log = logging.getLogger("panro.dbt_worker")
@@ -45,8 +47,12 @@ def _exit_with(parent: int) -> None:
 def _warm_up(dirs: DataDirs, parent: int) -> None:
     """The worker's start: import dbt and parse the project. Never fails: the build would parse anyway."""
     _exit_with(parent)
+    # the run waits for this process to end: at its exit, Python would collect every object dbt
+    # holds once more (as `panro.cli.entry`, left to the operating system instead)
+    atexit.register(gc.freeze)
     try:
-        transform.parse_ahead(dirs)
+        with memory.long_lived():   # dbt and the parsed project: kept for the process's life
+            transform.parse_ahead(dirs)
     except Exception:  # the build parses again and reports the problem, if any
         log.debug("dbt parse ahead of the build failed", exc_info=True)
 

@@ -48,8 +48,10 @@ def import_in_background() -> threading.Thread:
         import contextlib
         import importlib
 
+        from panro.memory import long_lived
+
         def load() -> None:
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(Exception), long_lived():
                 importlib.import_module("panro.gate.wap")
 
         _loading = threading.Thread(target=load, name="gate-import", daemon=True)
