@@ -31,6 +31,7 @@ import json
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -42,6 +43,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
 
 from procmem import Measured, run  # noqa: E402
+
+# a run's own figure, never the mean of two (an even --rounds picks the higher middle run)
+median = statistics.median_high
 
 BIN = Path(sys.executable).parent
 
@@ -123,10 +127,6 @@ def reference(landing: Path, work: Path) -> tuple[str, float, dict[str, float], 
     text = r.stdout.split("phases (s):", 1)[1].split(";")[0]
     phases = {k: float(v) for k, v in (part.split() for part in text.split(","))}
     return r.stdout, total, phases, r.peak_rss_mb
-
-
-def median(values: list[float]) -> float:
-    return sorted(values)[len(values) // 2]
 
 
 def backfill(landing: Path, work: Path, env: dict[str, str], with_reference: bool, rounds: int) -> None:

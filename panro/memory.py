@@ -30,7 +30,11 @@ _was_enabled = True         # the collector's state before the first of them
 def long_lived() -> Iterator[None]:
     """Load objects that live as long as the process (imports, a parsed project) with the collector
     paused, then freeze everything tracked so far. Reference counting frees what dies meanwhile; the
-    collector resumes once the last concurrent `long_lived` block ends, as it was before the first."""
+    collector resumes once the last concurrent `long_lived` block ends, as it was before the first.
+
+    The price: a reference cycle that became garbage before the freeze (in the block, or on another
+    thread meanwhile) is frozen too, and stays until the process exits. Imports leave few: the
+    collections during a whole import of the pipeline found about 10,000 such objects."""
     global _paused, _was_enabled
     with _pausing:
         if _paused == 0:
