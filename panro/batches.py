@@ -81,11 +81,15 @@ def write_parquet_atomic(table: pa.Table, path: Path) -> None:
     try:
         pq.write_table(table, tmp, compression="zstd", use_dictionary=_DICTIONARY_COLUMNS,
                        write_statistics=_STATISTICS_COLUMNS)
-        with tmp.open("rb") as f:
-            os.fsync(f.fileno())
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
-    finally:
+    except BaseException:
         tmp.unlink(missing_ok=True)
+        raise
 
 
 def ensure_published_schemas(dirs: DataDirs, contracts: tuple[FeedContract, ...]) -> None:

@@ -160,3 +160,18 @@ def test_the_report_counts_rows_per_feed_and_says_so_briefly(dirs: DataDirs) -> 
                                "deferred": 0, "rows": 5}
     assert "2 file(s) extracted (5 rows)" in report.summary()
     assert "unmatched: kakao/talkchannel README.txt" in report.summary()
+
+
+def test_a_batch_file_that_cannot_be_put_in_place_leaves_nothing_behind(tmp_path: Path) -> None:
+    from panro.batches import write_parquet_atomic
+
+    target = tmp_path / "raw" / "batch.parquet"
+    target.mkdir(parents=True)            # something else where the file goes: the rename fails
+    (target / "keep").write_text("x")
+    table = pa.table({"a": [1, 2, 3]})
+    with pytest.raises(OSError):
+        write_parquet_atomic(table, target)
+    assert sorted(p.name for p in target.parent.iterdir()) == ["batch.parquet"]  # no temporary left
+    write_parquet_atomic(table, tmp_path / "raw" / "other.parquet")
+    assert pq.read_table(tmp_path / "raw" / "other.parquet").equals(table)
+    assert sorted(p.name for p in target.parent.iterdir()) == ["batch.parquet", "other.parquet"]
