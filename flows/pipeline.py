@@ -23,7 +23,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import get_run_context
 
-from panro import faults, gate, memory, notify, report
+from panro import dbt_worker, faults, gate, memory, notify, report
 from panro.dbt_worker import DbtWorker
 from panro.extract import extract
 from panro.ledger import Ledger
@@ -134,8 +134,9 @@ def run_pipeline(dirs: DataDirs, dates: list[dt.date], kind: str) -> RunOutcome:
     outcome = RunOutcome(run_id, kind, (min(dates), max(dates)), dt.datetime.now(dt.UTC))
     log.info("%s run %s for %s … %s on %s", kind, run_id, min(dates), max(dates), dirs.root)
     data_docs = None
-    gate.import_in_background()  # Great Expectations loads while the run extracts, like dbt in its process
-    with run_lock(dirs), DbtWorker(dirs) as dbt:  # dbt starts up in its process while the run extracts
+    gate.import_in_background()  # Great Expectations loads while the run extracts (if not loaded yet)
+    with run_lock(dirs), dbt_worker.for_run(dirs) as dbt:  # dbt, in its process, is imported or importing
+        dbt.parse_ahead()  # and parses the project while the run extracts
         try:
             with Ledger(dirs.ledger_path) as ledger:
                 ledger.start_run(run_id, kind)

@@ -116,7 +116,12 @@ def _run_flow(fn_name: str, **params: object) -> int:
     with long_lived():   # Prefect and the flows: ~600,000 objects kept for the whole run
         server_up = start_in_background()
         from flows import pipeline
+        from panro import dbt_worker, gate
 
+        # while the temporary server boots (seconds), this process would only wait: the run's
+        # slower imports start now, Great Expectations on a thread and dbt in the run's dbt process
+        gate.import_in_background()
+        dbt_worker.start_early(DataDirs.from_env(str(params["data_dir"]), str(params["landing"])))
         server_up()
 
     flow = getattr(pipeline, fn_name)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from panro import dbt_worker
 from panro.dbt_worker import DbtWorker, WorkerDied
 from panro.settings import DataDirs
 from panro.transform import build_for_run, project_fingerprint
@@ -39,6 +40,7 @@ def test_a_build_in_the_worker_gives_what_a_build_in_process_gives(tmp_path: Pat
     for dirs in (in_worker, in_process):
         write_small_delivery(dirs)
     with DbtWorker(in_worker) as dbt:
+        dbt.parse_ahead()
         worker_run = dbt.build_for_run()     # starts from the parse the worker did ahead
     process_run = build_for_run(in_process)  # parses itself
     assert worker_run.success, worker_run.summary()
@@ -56,6 +58,33 @@ def test_docs_after_a_build_in_the_worker_carry_its_compiled_sql_and_the_catalog
         run = dbt.refresh_docs()
     assert run is not None and run.success, run and run.summary()
     assert_docs_carry_compiled_sql_and_catalog(dirs)
+
+
+def test_a_worker_started_before_the_run_imports_dbt_and_writes_nothing_until_the_run_takes_it(
+        dirs: DataDirs) -> None:
+    early = dbt_worker.start_early(dirs)   # as the command line does, before the run holds its lock
+    try:
+        early.wait_ready()                 # dbt imported
+        assert not (dirs.work / "dbt_target").exists()  # the parse writes there: the lock's holder only
+        dbt = dbt_worker.for_run(dirs)
+        assert dbt is early and dbt.pid == early.pid
+        dbt.parse_ahead()
+        dbt.wait_ready()
+        assert (dirs.work / "dbt_target" / "manifest.json").exists()
+        with dbt_worker.for_run(dirs) as next_run:
+            assert next_run is not early  # taken once; the next run gets its own
+    finally:
+        early.close()
+
+
+def test_a_worker_started_for_another_data_directory_is_stopped_not_used(tmp_path: Path) -> None:
+    mine, other = DataDirs.from_env(tmp_path / "mine"), DataDirs.from_env(tmp_path / "other")
+    early = dbt_worker.start_early(other)
+    pid = early.pid
+    assert pid is not None
+    with dbt_worker.for_run(mine) as dbt:
+        assert dbt is not early and dbt.dirs == mine
+        assert gone(pid)
 
 
 def test_the_worker_stops_with_the_run(dirs: DataDirs) -> None:
