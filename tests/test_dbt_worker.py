@@ -3,6 +3,7 @@ the run — not when the run ends, not when the run's process is killed."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -85,6 +86,18 @@ def test_a_worker_started_for_another_data_directory_is_stopped_not_used(tmp_pat
     with dbt_worker.for_run(mine) as dbt:
         assert dbt is not early and dbt.dirs == mine
         assert gone(pid)
+
+
+def test_a_new_data_directory_parses_from_the_projects_last_parse(tmp_path: Path) -> None:
+    first, second = DataDirs.from_env(tmp_path / "first"), DataDirs.from_env(tmp_path / "second")
+    for dirs in (first, second):
+        with DbtWorker(dirs) as dbt:
+            dbt.parse_ahead()
+            dbt.wait_ready()
+    parsed = {d: json.loads((d.work / "dbt_target" / "perf_info.json").read_text()) for d in (first, second)}
+    assert parsed[second]["path_count"] > 100
+    assert parsed[second]["parsed_path_count"] == 0   # dbt re-read no file: the first directory's parse
+    assert (second.work / "dbt_target" / "manifest.json").exists()
 
 
 def test_the_worker_stops_with_the_run(dirs: DataDirs) -> None:
