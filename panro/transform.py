@@ -161,11 +161,17 @@ def serve_from(dirs: DataDirs) -> None:
 
 
 def _seed_parse(dirs: DataDirs) -> None:
-    """A data directory without a parse of its own starts from the project's last one."""
+    """A data directory without a parse of its own starts from the project's last one (if it can)."""
     own = _paths(dirs)["target"] / _PARTIAL_PARSE_FILE
-    if not own.exists() and PARSE_CACHE.exists():
+    if own.exists() or not PARSE_CACHE.exists():
+        return
+    tmp = own.with_name(f".{own.name}.{os.getpid()}.tmp")
+    try:
         own.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(PARSE_CACHE, own)
+        shutil.copyfile(PARSE_CACHE, tmp)
+        os.replace(tmp, own)
+    except OSError:  # no cache after all: dbt parses in full
+        tmp.unlink(missing_ok=True)
 
 
 def _keep_parse(dirs: DataDirs) -> None:
