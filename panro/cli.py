@@ -102,7 +102,8 @@ def _generate(args: argparse.Namespace, dirs: DataDirs) -> int:
     return EXIT_OK
 
 
-def _run_flow(fn_name: str, **params: object) -> int:
+def _run_flow(fn_name: str, dirs: DataDirs, **params: object) -> int:
+    """Run flow `fn_name` of flows.pipeline on `dirs` with `params`; the summary, then the exit code."""
     from panro.runlock import RunInProgress
 
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "ERROR")  # the CLI prints its own summary and held-back lines
@@ -121,12 +122,12 @@ def _run_flow(fn_name: str, **params: object) -> int:
         # while the temporary server boots (seconds), this process would only wait: the run's
         # slower imports start now, Great Expectations on a thread and dbt in the run's dbt process
         gate.import_in_background()
-        dbt_worker.start_early(DataDirs.from_env(str(params["data_dir"]), str(params["landing"])))
+        dbt_worker.start_early(dirs)
         server_up()
 
     flow = getattr(pipeline, fn_name)
     try:
-        result = flow(**params)
+        result = flow(**params, data_dir=str(dirs.root), landing=dirs.landing_url)
     except RunInProgress as e:
         print(f"panro: {e}", file=sys.stderr)
         return EXIT_FAILED
@@ -148,13 +149,11 @@ def _run_flow(fn_name: str, **params: object) -> int:
 
 
 def _run(args: argparse.Namespace, dirs: DataDirs) -> int:
-    return _run_flow("nightly", run_date=args.date.isoformat() if args.date else None,
-                     data_dir=str(dirs.root), landing=dirs.landing_url)
+    return _run_flow("nightly", dirs, run_date=args.date.isoformat() if args.date else None)
 
 
 def _backfill(args: argparse.Namespace, dirs: DataDirs) -> int:
-    return _run_flow("backfill", start=args.start.isoformat(), end=args.end.isoformat(),
-                     data_dir=str(dirs.root), landing=dirs.landing_url)
+    return _run_flow("backfill", dirs, start=args.start.isoformat(), end=args.end.isoformat())
 
 
 def _quarantine(args: argparse.Namespace, dirs: DataDirs) -> int:
@@ -182,8 +181,7 @@ def _demo(args: argparse.Namespace, dirs: DataDirs) -> int:
         print(f"generating the 2023 demo feeds into {landing} …")
         generate(landing, seed=args.seed)
     print("backfilling 2023-01-01 … 2023-12-31 …")
-    code = _run_flow("backfill", start="2023-01-01", end="2023-12-31", data_dir=str(dirs.root),
-                     landing=dirs.landing_url)
+    code = _run_flow("backfill", dirs, start="2023-01-01", end="2023-12-31")
     if code == EXIT_FAILED:
         return code
     print()

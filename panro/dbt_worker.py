@@ -75,6 +75,10 @@ def _parse(dirs: DataDirs) -> bool:
         return False
 
 
+def _nothing(dirs: DataDirs) -> None:
+    """In the worker: a command that does nothing (it runs once those given before it are done)."""
+
+
 class DbtWorker:
     """One run's dbt process: `parse_ahead()`, then `build_for_run()` and `refresh_docs()` as in
     panro.transform. Commands run one after the other, in the order given."""
@@ -85,10 +89,13 @@ class DbtWorker:
                                          initializer=_warm_up, initargs=(dirs, os.getpid()))
         self._pool.submit(int)  # the process starts (and imports dbt) now, not at the first command
 
+    def _processes(self) -> list[Any]:
+        return list((getattr(self._pool, "_processes", None) or {}).values())  # gone after shutdown
+
     @property
     def pid(self) -> int | None:
         """The worker's process id (None once it is gone)."""
-        processes = list((getattr(self._pool, "_processes", None) or {}).values())
+        processes = self._processes()
         return processes[0].pid if processes else None
 
     def _call(self, fn: Any, what: str) -> Any:
@@ -99,10 +106,7 @@ class DbtWorker:
 
     def wait_ready(self) -> None:
         """Return once the process has started (dbt imported) and done every command given before."""
-        try:
-            self._pool.submit(int).result()
-        except BrokenProcessPool as e:
-            raise WorkerDied("the dbt process died before it was ready (killed or out of memory?)") from e
+        self._call(_nothing, "its start")
 
     def parse_ahead(self) -> None:
         """Parse the project now, in the background, for the build to start from (under the run's lock)."""
@@ -117,12 +121,12 @@ class DbtWorker:
     @property
     def alive(self) -> bool:
         """The process is running and takes commands (not killed, not closed)."""
-        processes = list((getattr(self._pool, "_processes", None) or {}).values())
+        processes = self._processes()
         return bool(processes) and all(p.is_alive() for p in processes) and not getattr(self._pool, "_broken", False)
 
     def close(self, *, kill: bool = False) -> None:
         """Stop the worker: once idle, or at once with `kill` (a run that ends early does not wait for dbt)."""
-        processes = list((getattr(self._pool, "_processes", None) or {}).values())  # gone after shutdown
+        processes = self._processes()
         if kill:
             for p in processes:
                 p.kill()

@@ -53,7 +53,7 @@ def long_lived() -> Iterator[None]:
 
 def give_back() -> None:
     """Collect garbage, then return the free pages of Arrow's pool and of glibc's heap (Linux)."""
-    import pyarrow as pa  # not at the top: dbt's process uses `long_lived` without Arrow
+    import pyarrow as pa  # here: the command line imports this module before `long_lived` pauses the collector
 
     gc.collect()
     pa.default_memory_pool().release_unused()

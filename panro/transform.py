@@ -163,26 +163,24 @@ def serve_from(dirs: DataDirs) -> None:
 def _seed_parse(dirs: DataDirs) -> None:
     """A data directory without a parse of its own starts from the project's last one (if it can)."""
     own = _paths(dirs)["target"] / _PARTIAL_PARSE_FILE
-    if own.exists() or not PARSE_CACHE.exists():
-        return
-    tmp = own.with_name(f".{own.name}.{os.getpid()}.tmp")
-    try:
-        own.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(PARSE_CACHE, tmp)
-        os.replace(tmp, own)
-    except OSError:  # no cache after all: dbt parses in full
-        tmp.unlink(missing_ok=True)
+    if not own.exists() and PARSE_CACHE.exists():
+        _copy_if_possible(PARSE_CACHE, own)   # if not, dbt parses in full
 
 
 def _keep_parse(dirs: DataDirs) -> None:
-    """After a parse: it becomes the project's last one (atomically; never fails the run)."""
-    own = _paths(dirs)["target"] / _PARTIAL_PARSE_FILE
-    tmp = PARSE_CACHE.with_name(f".{PARSE_CACHE.name}.{os.getpid()}.tmp")
+    """After a parse: it becomes the project's last one."""
+    _copy_if_possible(_paths(dirs)["target"] / _PARTIAL_PARSE_FILE, PARSE_CACHE)
+
+
+def _copy_if_possible(source: Path, target: Path) -> None:
+    """Copy atomically (a concurrent reader gets the old file or the new); a failure (a read-only
+    project folder, no parse file written) only costs a later parse in full, never the run."""
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
-        PARSE_CACHE.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(own, tmp)
-        os.replace(tmp, PARSE_CACHE)
-    except OSError:  # a read-only project folder: every new data directory parses in full
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+    except OSError:
         tmp.unlink(missing_ok=True)
 
 
