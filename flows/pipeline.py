@@ -11,6 +11,7 @@ nothing, and analysts keep the previous publication.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import sys
@@ -26,6 +27,7 @@ from prefect.context import get_run_context
 from panro import dbt_worker, faults, gate, memory, notify, report
 from panro.dbt_worker import DbtWorker
 from panro.extract import extract
+from panro.gate.helper import GateHelper
 from panro.ledger import Ledger
 from panro.outcome import RunOutcome, batches_touched_since, describe
 from panro.publish import publish
@@ -33,6 +35,7 @@ from panro.runlock import run_lock
 from panro.settings import DataDirs
 
 KST = dt.timezone(dt.timedelta(hours=9), "KST")
+BACKFILL_GATE_PROCESSES = 2
 T = TypeVar("T")
 
 
@@ -74,10 +77,15 @@ def extract_feeds(dirs: DataDirs, dates: list[dt.date], ledger: Ledger) -> Any:
 
 
 @task(name="audit", cache_policy=NO_CACHE, timeout_seconds=1800)
-def audit_batches(dirs: DataDirs, ledger: Ledger, run_id: str) -> Any:
+def audit_batches(dirs: DataDirs, ledger: Ledger, run_id: str, helper: GateHelper | None) -> Any:
     """Validate every extracted batch with its GX suite; publish, reject rows, or quarantine.
-    Its Data Docs are left to render while dbt builds (`run_pipeline`)."""
-    result = gate.audit(dirs, ledger, run_id=run_id, docs="later")
+    Its Data Docs are left to render while dbt builds (`run_pipeline`); its helper process, if any,
+    stops as soon as the checks are done."""
+    try:
+        result = gate.audit(dirs, ledger, run_id=run_id, docs="later", helper=helper)
+    finally:
+        if helper is not None:
+            helper.close()
     get_run_logger().info("gate: %s", result.summary())
     memory.give_back()  # the gate's frames, before dbt's process needs the room
     return result
@@ -134,15 +142,15 @@ def run_pipeline(dirs: DataDirs, dates: list[dt.date], kind: str) -> RunOutcome:
     outcome = RunOutcome(run_id, kind, (min(dates), max(dates)), dt.datetime.now(dt.UTC))
     log.info("%s run %s for %s … %s on %s", kind, run_id, min(dates), max(dates), dirs.root)
     data_docs = None
-    gate.import_in_background()  # Great Expectations loads while the run extracts (if not loaded yet)
-    with run_lock(dirs), dbt_worker.for_run(dirs) as dbt:  # dbt, in its process, is imported or importing
+    with (run_lock(dirs), dbt_worker.for_run(dirs) as dbt,  # dbt, in its process, is imported or importing
+          _gate_helper(kind) as helper):
         dbt.parse_ahead()  # and parses the project while the run extracts
         try:
             with Ledger(dirs.ledger_path) as ledger:
                 ledger.start_run(run_id, kind)
                 try:
                     _timed(outcome.timings, "extract", lambda: extract_feeds(dirs, dates, ledger))
-                    audited = _timed(outcome.timings, "audit", lambda: audit_batches(dirs, ledger, run_id))
+                    audited = _timed(outcome.timings, "audit", lambda: audit_batches(dirs, ledger, run_id, helper))
                     data_docs = audited.render_docs_in_background()  # while dbt builds, in its process
                     _timed(outcome.timings, "transform", lambda: build_marts(dbt))
                     _timed(outcome.timings, "publish", lambda: publish_marts(dirs, run_id))
@@ -159,6 +167,16 @@ def run_pipeline(dirs: DataDirs, dates: list[dt.date], kind: str) -> RunOutcome:
                 data_docs.join()
             _announce(dirs, outcome, dbt)  # still under the lock: the report reads the run's own warehouse
     return outcome
+
+
+def _gate_helper(kind: str) -> contextlib.AbstractContextManager[GateHelper | None]:
+    """Where the gate's Great Expectations loads while the run extracts. A backfill's gate checks its
+    feeds in two processes of its own, one per core (`panro.gate.helper`); a nightly's has too little
+    to check to be worth them, and loads GX on a thread of the run's process."""
+    if kind == "backfill":
+        return GateHelper(processes=BACKFILL_GATE_PROCESSES)
+    gate.import_in_background()
+    return contextlib.nullcontext()
 
 
 def _announce(dirs: DataDirs, outcome: RunOutcome, dbt: DbtWorker) -> None:

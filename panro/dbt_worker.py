@@ -19,12 +19,10 @@ the run's process dies (a crash, `kill -9`), so no orphan keeps writing the work
 from __future__ import annotations
 
 import atexit
-import gc
 import logging
 import multiprocessing
 import os
 import threading
-import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from types import TracebackType
@@ -32,6 +30,7 @@ from typing import Any
 
 from panro import memory, transform
 from panro.settings import DataDirs
+from panro.subprocess_life import exit_with, quick_exit
 
 log = logging.getLogger("panro.dbt_worker")
 
@@ -40,23 +39,11 @@ class WorkerDied(RuntimeError):
     """The dbt worker process ended during a command (killed, out of memory)."""
 
 
-def _exit_with(parent: int) -> None:
-    """In the worker: exit as soon as the process that started it is gone."""
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.1)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
-
-
 def _warm_up(dirs: DataDirs, parent: int) -> None:
     """The worker's start: import dbt. Never fails: the first command would import it anyway."""
-    _exit_with(parent)
+    exit_with(parent)
     transform.serve_from(dirs)   # this process runs dbt for `dirs` and nothing else
-    # the run waits for this process to end: at its exit, Python would collect every object dbt
-    # holds once more (as `panro.cli.entry`, left to the operating system instead)
-    atexit.register(gc.freeze)
+    quick_exit()   # the run waits for this process to end: dbt's objects are left to the OS
     try:
         with memory.long_lived():   # dbt's modules: kept for the process's life
             import dbt.adapters.duckdb

@@ -71,3 +71,8 @@ class DataDirs:
     @property
     def reports(self) -> Path:
         return self.root / "reports"
+
+    @property
+    def data_docs(self) -> Path:
+        """The gate's Great Expectations Data Docs site (`index.html`)."""
+        return self.reports / "data_docs"

@@ -10,9 +10,10 @@ must reconcile (delivered = published + rejected + quarantined) and lose nothing
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,8 @@ import pytest
 from panro import quarantine as q
 from panro.batches import published_path
 from panro.contracts import contract_for
-from panro.gate import audit
+from panro.gate import audit, wap
+from panro.gate.helper import GateHelper
 from panro.ledger import Ledger
 from panro.settings import DataDirs
 from tests.support.raw import KST, clean_rows, invalid_brn, write_batch
@@ -180,8 +182,19 @@ class Run:
     delivered: dict[str, int]
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+@pytest.fixture(scope="module", params=["checked in the run's process", "checked in the gate's helper process"])
+def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+    """The catalogue's gate run, once with every feed checked in the run's own process and once with
+    every feed checked in a helper process (a backfill's second core): the outcomes must not differ."""
+    with contextlib.ExitStack() as stack:
+        helper = None
+        if "helper" in request.param:
+            helper = stack.enter_context(GateHelper())
+            stack.enter_context(pytest.MonkeyPatch.context()).setattr(wap, "AUDIT_THREADS", 1)  # no local lane
+        yield _catalogue_run(tmp_path_factory, helper)
+
+
+def _catalogue_run(tmp_path_factory: pytest.TempPathFactory, helper: GateHelper | None) -> Run:
     dirs = DataDirs.from_env(tmp_path_factory.mktemp("catalogue") / "data")
     days, delivered = {}, {}
     with Ledger(dirs.ledger_path) as ledger:
@@ -198,7 +211,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
                 rows = case.change(rows)
             write_batch(dirs, ledger, case.feed, rows, day=day, **case.write)
             days[case.id], delivered[case.id] = day, len(rows)
-        report = audit(dirs, ledger, run_id="catalogue", today=TODAY)
+        report = audit(dirs, ledger, run_id="catalogue", today=TODAY, helper=helper)
     return Run(dirs, report, days, delivered)
 
 

@@ -4,6 +4,10 @@ leaves the last good one visible; other partners go on."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import os
+import signal
+import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -234,4 +238,31 @@ def test_a_feed_validated_in_several_frames_gets_the_same_decisions(dirs: DataDi
         c.file_name(days[1]): ("published_with_rejections", 149, 1, 0),
         c.file_name(days[2]): ("quarantined", 0, 0, 150),
     }
+    assert report.reconciled
+
+
+def test_feeds_left_to_a_helper_that_died_are_checked_in_the_runs_process(
+        dirs: DataDirs, ledger: Ledger, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A backfill's gate checks feeds in a helper process too; if it dies (killed, out of memory), the run
+    goes on and decides every batch as it would have, saying why the gate slowed down."""
+    from panro.gate import wap
+    from panro.gate.helper import GateHelper
+    from tests.support.raw import invalid_brn
+
+    monkeypatch.setattr(wap, "AUDIT_THREADS", 1)   # the helper is the only lane: every feed is sent to it
+    bad = clean_rows("yogiyo/orders", 150, D)
+    bad[5]["biz_reg_no"] = invalid_brn(5)
+    write_batch(dirs, ledger, "yogiyo/orders", bad, day=D)
+    write_batch(dirs, ledger, "zigzag/sales", clean_rows("zigzag/sales", 100, D), day=D)
+    with GateHelper() as helper:
+        deadline = time.monotonic() + 60
+        while not helper.pids and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert helper.pids
+        os.kill(helper.pids[0], signal.SIGKILL)
+        with caplog.at_level(logging.WARNING, logger="panro.gate"):
+            report = audit(dirs, ledger, run_id="helper-died", today=TODAY, helper=helper)
+    outcomes = {b.feed: (b.outcome, b.rows_published, b.rows_rejected) for b in report.batches}
+    assert outcomes == {"orders": ("published_with_rejections", 149, 1), "sales": ("published", 100, 0)}
+    assert "helper process died" in caplog.text and "checked in the run's process" in caplog.text
     assert report.reconciled

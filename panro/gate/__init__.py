@@ -52,6 +52,7 @@ def import_in_background() -> threading.Thread:
 
         def load() -> None:
             with contextlib.suppress(Exception), long_lived():
+                importlib.import_module("panro.gate.gx")   # Great Expectations
                 importlib.import_module("panro.gate.wap")
 
         _loading = threading.Thread(target=load, name="gate-import", daemon=True)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -97,10 +96,6 @@ _BULKY = ("unexpected_list", "unexpected_index_list", "partial_unexpected_index_
 DOCS_SITE = "panro"
 
 
-def docs_dir(dirs: DataDirs) -> Path:
-    return dirs.reports / "data_docs"
-
-
 def _config(dirs: DataDirs) -> DataContextConfig:
     memory = {"class_name": "InMemoryStoreBackend"}
     return DataContextConfig(
@@ -122,7 +117,7 @@ def _config(dirs: DataDirs) -> DataContextConfig:
                 "class_name": "SiteBuilder",
                 "show_how_to_buttons": False,
                 "store_backend": {"class_name": "TupleFilesystemStoreBackend",
-                                  "base_directory": str(docs_dir(dirs))},
+                                  "base_directory": str(dirs.data_docs)},
                 "site_index_builder": {"class_name": "DefaultSiteIndexBuilder", "validation_results_limit": 400},
             }
         },
@@ -134,9 +129,11 @@ def _config(dirs: DataDirs) -> DataContextConfig:
 class GxRun:
     """One gate run's GX context: suites and validations; `docs_job()` for its Data Docs, then `close()`."""
 
-    def __init__(self, dirs: DataDirs, run_id: str, *, keep_results: bool = True) -> None:
+    def __init__(self, dirs: DataDirs, run_id: str, *, keep_results: bool = True,
+                 run_time: dt.datetime | None = None) -> None:
         self.dirs, self.keep_results = dirs, keep_results
-        self.run_id = RunIdentifier(run_name=run_id, run_time=dt.datetime.now(dt.UTC))
+        # `run_time`: the same in every process that validates for one gate run (its results' keys)
+        self.run_id = RunIdentifier(run_name=run_id, run_time=run_time or dt.datetime.now(dt.UTC))
         self.context = gx.get_context(mode="ephemeral", project_config=_config(dirs))
         if GX_VERSION.startswith("1.24."):
             # An ephemeral context "saves" its whole configuration after every data source it adds —
@@ -146,7 +143,7 @@ class GxRun:
         self._lock = threading.RLock()   # feeds are validated in parallel threads; the context is shared
         self._suites: dict[str, Any] = {}
         self._items: dict[str, list[dict[str, Any]]] = {}   # each suite as configured (for DocsJob)
-        self._stored: list[Any] = []
+        self._stored: list[tuple[str, str]] = []   # (suite, label) of every result stored
 
     def suite(self, name: str, items: list[dict[str, Any]]) -> tuple[Any, dict[str, int]]:
         """The GX suite `name` (added once per run) and a map expectation id → position in `items`."""
@@ -201,18 +198,15 @@ class GxRun:
             if domain & set(pii_columns):
                 for key in ("partial_unexpected_list", "partial_unexpected_counts"):
                     r.result.pop(key, None)
-        key = ValidationResultIdentifier(
-            expectation_suite_identifier=ExpectationSuiteIdentifier(name=suite_name),
-            run_id=self.run_id, batch_identifier=label)
         with self._lock:
-            self.context.validation_results_store.set(key, result)
-            self._stored.append(key)
+            self.context.validation_results_store.set(result_key(self.run_id, suite_name, label), result)
+            self._stored.append((suite_name, label))
 
-    def docs_job(self) -> DocsJob | None:
-        """What this run's Data Docs need (its suites and the keys of its stored results), or None."""
-        if not self._stored:
-            return None
-        return DocsJob(self.dirs, dict(self._items), list(self._stored))
+    def stored(self) -> tuple[dict[str, list[dict[str, Any]]], list[tuple[str, str]]]:
+        """The suites this context validated with, and the (suite, label) of every result it stored:
+        plain values, which the run's process takes in without importing GX (`panro.gate.docs`)."""
+        with self._lock:
+            return dict(self._items), list(self._stored)
 
     def close(self) -> None:
         """Let go of the context. GX keeps the last one process-wide, and with it every data source's
@@ -223,22 +217,21 @@ class GxRun:
         project_manager.set_project(None)
 
 
-@dataclass(frozen=True)
-class DocsJob:
-    """A run's Data Docs, to build after its GX context is gone (the results are on disk): so the
-    gate can hand them to a thread that renders them while dbt builds, in its own process."""
+def result_key(run_id: RunIdentifier, suite_name: str, label: str) -> ValidationResultIdentifier:
+    return ValidationResultIdentifier(expectation_suite_identifier=ExpectationSuiteIdentifier(name=suite_name),
+                                      run_id=run_id, batch_identifier=label)
 
-    dirs: DataDirs
-    suites: dict[str, list[dict[str, Any]]]
-    results: list[Any]                      # ValidationResultIdentifier of every stored result
 
-    def build(self) -> Path:
-        context = gx.get_context(mode="ephemeral", project_config=_config(self.dirs))
-        try:
-            for name, expectations in self.suites.items():
-                context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
-            ids = [ExpectationSuiteIdentifier(name=n) for n in self.suites] + self.results
-            context.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=ids)
-        finally:
-            project_manager.set_project(None)
-        return docs_dir(self.dirs) / "index.html"
+def build_docs(dirs: DataDirs, suites: dict[str, list[dict[str, Any]]], run_name: str, run_time: dt.datetime,
+               results: list[tuple[str, str]]) -> Path:
+    """The Data Docs site, rebuilt with a run's suites and its stored results (`panro.gate.docs.DocsJob`)."""
+    run_id = RunIdentifier(run_name=run_name, run_time=run_time)
+    context = gx.get_context(mode="ephemeral", project_config=_config(dirs))
+    try:
+        for name, expectations in suites.items():
+            context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
+        ids = [ExpectationSuiteIdentifier(name=n) for n in suites] + [result_key(run_id, *r) for r in results]
+        context.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=ids)
+    finally:
+        project_manager.set_project(None)
+    return dirs.data_docs / "index.html"

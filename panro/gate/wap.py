@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import importlib.metadata
 import logging
 import os
 import shutil
@@ -30,11 +31,12 @@ import threading
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
 import duckdb
@@ -47,11 +49,16 @@ import pyarrow.parquet as pq
 from panro import quarantine as q
 from panro.batches import ensure_published_schemas, published_path, raw_schema, write_parquet_atomic
 from panro.contracts import FeedContract, load_contracts
-from panro.gate.gx import GX_VERSION, DocsJob, GxRun, docs_dir
+from panro.gate.docs import DocsJob
+from panro.gate.helper import HelperDied
 from panro.gate.state import write_index
 from panro.gate.suites import load_suite, suite_name
 from panro.ledger import Batch, Ledger, now_utc
 from panro.settings import KST_TZ, DataDirs
+
+if TYPE_CHECKING:
+    from panro.gate.gx import GxRun
+    from panro.gate.helper import GateHelper
 
 log = logging.getLogger("panro.gate")
 
@@ -352,18 +359,64 @@ def _chunks(members: list[_Audit], limit: int) -> list[list[_Audit]]:
 
 # -- the audit -------------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class FeedJob:
+    """One feed's pending batches and what checking them needs from the run's ledger: everything a
+    process other than the run's needs to check them (`panro.gate.helper`)."""
+
+    contract: FeedContract
+    batches: tuple[Batch, ...]
+    published: dict[dt.date, int]    # rows per business date of the feed's published deliveries
+    today: dt.date
+    max_rows: int                    # rows per GX validation at most (MAX_ROWS_PER_VALIDATION)
+
+    @property
+    def rows(self) -> int:
+        return sum(b.rows_delivered or 0 for b in self.batches)
+
+
+def check_feed(gxr: GxRun, con: duckdb.DuckDBPyConnection, job: FeedJob) -> list[_Audit]:
+    """Validate one feed's pending batches. Each audit comes back on its own: its failures at
+    positions in its batch, its rows (when they could be read) as a table of their own."""
+    audits = [_Audit(b, job.contract) for b in job.batches]
+    cursor = con.cursor()
+    try:
+        _FeedAudit(gxr, cursor, job, audits).run()
+    finally:
+        cursor.close()
+    for a in audits:
+        _detach(a)
+    return audits
+
+
+def _detach(a: _Audit) -> None:
+    """From the frame a batch was validated in to the batch itself: positions count from its first row."""
+    if a.table is not None:
+        a.table = a.table.slice(a.start, a.stop - a.start)
+    for f in a.failures:
+        if f.positions is not None:
+            f.positions = f.positions - a.start
+    a.start, a.stop = 0, a.rows
+
+
+def _read_rows(a: _Audit) -> None:
+    """The rows of a batch checked in another process, read again from its raw file (in its row order)
+    where the gate needs them: to hold it, to keep its rejected rows apart, or to publish it in the
+    contract's schema."""
+    if a.table is None and a.schema is not None:
+        a.table = pq.read_table(a.batch.raw_path).replace_schema_metadata(None).cast(a.schema)
+
 class _FeedAudit:
-    def __init__(self, gxr: GxRun, con: duckdb.DuckDBPyConnection, ledger: Ledger, contract: FeedContract,
-                 audits: list[_Audit], today: dt.date) -> None:
-        self.gxr, self.con, self.ledger, self.contract, self.audits = gxr, con, ledger, contract, audits
-        self.today = today
+    def __init__(self, gxr: GxRun, con: duckdb.DuckDBPyConnection, job: FeedJob, audits: list[_Audit]) -> None:
+        self.gxr, self.con, self.contract, self.audits = gxr, con, job.contract, audits
+        self.today, self.published, self.max_rows = job.today, job.published, job.max_rows
         self.history: dict[dt.date, int] = {}
-        doc = load_suite(contract)
+        doc = load_suite(job.contract)
         items = doc["expectations"]
         self.volume = doc["meta"].get("volume", {})
         self.row_items = [i for i in items if i["meta"].get("scope", "rows") == "rows"]
         self.batch_items = [i for i in items if i["meta"].get("scope") == "batches"]
-        self.name = suite_name(contract)
+        self.name = suite_name(job.contract)
 
     def run(self) -> None:
         for a in self.audits:
@@ -375,7 +428,9 @@ class _FeedAudit:
             meta = pq.read_metadata(path)
             a.rows, a.schema = meta.num_rows, meta.schema.to_arrow_schema().remove_metadata()
         readable = [a for a in self.audits if a.schema is not None]
-        self.history = _history(self.ledger, self.contract, readable)
+        # rows per business date of the feed's current deliveries: published versions, then pending ones
+        self.history = {**self.published, **{a.batch.business_date: a.rows for a in readable
+                                             if a.batch.business_date is not None}}
         self._days = sorted(self.history)
         groups: dict[tuple, list[_Audit]] = defaultdict(list)
         for a in readable:
@@ -391,7 +446,7 @@ class _FeedAudit:
                                        reason="a column has another type than the contract's",
                                        expectation_type="parquet schema", columns=[], count=1, rows=a.rows,
                                        detail=", ".join(mistyped)))
-            for part, chunk in enumerate(_chunks(members, MAX_ROWS_PER_VALIDATION)):
+            for part, chunk in enumerate(_chunks(members, self.max_rows)):
                 table = _read_union(self.con, chunk)
                 _attach(chunk, table)
                 self._validate_rows(chunk, table, label if part == 0 else f"{label}-{part}",
@@ -560,7 +615,7 @@ def _validation_doc(a: _Audit, d: _Decision, run_id: str) -> dict[str, Any]:
                         "meta": item["meta"], "success": f is None,
                         "result": ({"unexpected_count": f.count, "element_count": f.rows, "samples": f.samples,
                                     "detail": f.detail} if f else {"element_count": a.rows})})
-    return {"suite": doc["name"], "gx_version": GX_VERSION, "run_id": run_id, "batch_id": a.batch.batch_id,
+    return {"suite": doc["name"], "gx_version": _gx_version(), "run_id": run_id, "batch_id": a.batch.batch_id,
             "evaluated_at": now_utc().isoformat(), "outcome": d.outcome, "success": not a.failures and not a.fatal,
             "fatal": a.fatal,
             "statistics": {"evaluated_expectations": len(results),
@@ -595,6 +650,11 @@ def _write_quarantine(dirs: DataDirs, a: _Audit, d: _Decision, run_id: str, deci
     }
     q.write_manifest(folder, manifest)
     return qid
+
+
+@lru_cache(maxsize=1)
+def _gx_version() -> str:
+    return importlib.metadata.version("great_expectations")
 
 
 @lru_cache(maxsize=64)
@@ -702,29 +762,28 @@ def _apply(dirs: DataDirs, ledger: Ledger, decisions: list[_Decision], run_id: s
     return outcomes
 
 
-def _history(ledger: Ledger, contract: FeedContract, pending: list[_Audit]) -> dict[dt.date, int]:
-    """Rows per business date of the feed's current deliveries: published versions, and pending ones."""
+def _published_history(ledger: Ledger, contract: FeedContract) -> dict[dt.date, int]:
+    """Rows per business date of the feed's published deliveries (the volume rule's history)."""
     rows: dict[dt.date, int] = {}
     for b in ledger.batches(partner=contract.partner, feed=contract.feed, status="published"):
         n = b.rows_delivered if b.rows_delivered is not None else (b.rows_published or 0) + (b.rows_rejected or 0)
         if b.business_date is not None:
             rows[b.business_date] = n
-    for a in pending:
-        if a.batch.business_date is not None:
-            rows[a.batch.business_date] = a.rows
     return rows
 
 
 def audit(dirs: DataDirs, ledger: Ledger, *, run_id: str, contracts: tuple[FeedContract, ...] | None = None,
           batch_ids: list[str] | None = None, decided_by: str = "gate", reason: str | None = None,
           today: dt.date | None = None, dry_run: bool = False, docs: Literal["now", "later"] = "now",
-          ) -> GateReport:
+          helper: GateHelper | None = None) -> GateReport:
     """Audit every `extracted` batch (or only `batch_ids`): publish, reject rows, or quarantine.
 
     Returns the per-batch outcomes with reconciliation totals; Data Docs are built once, at the end,
     into `dirs.reports / "data_docs"` — or, with docs="later", left to the caller
     (`GateReport.render_docs_in_background`). Other partners' batches go on whatever one batch does.
     `dry_run`: decide only — nothing is published, held, recorded in the ledger or stored.
+    `helper`: a second process that checks feeds beside this one (`panro.gate.helper`); the
+    decisions are the same with or without it.
     """
     started, clock = now_utc(), time.perf_counter()
     contracts = tuple(contracts or load_contracts())
@@ -740,15 +799,19 @@ def audit(dirs: DataDirs, ledger: Ledger, *, run_id: str, contracts: tuple[FeedC
         if not dry_run:
             write_index(dirs, ledger, contracts)   # as of the ledger, whatever an earlier run was stopped in
         return GateReport(run_id, started, now_utc(), [], None, timings)
-    gxr = GxRun(dirs, run_id, keep_results=not dry_run)
+    run_time = now_utc()   # GX's key for the run's results, in whichever process validates
+    docs_job = DocsJob(dirs, run_id, run_time)
+    local: list[GxRun] = []    # this process's GX context, made when a feed is first checked here
     con = duckdb.connect()
     con.execute("set TimeZone = 'UTC'")
     decisions: list[_Decision] = []
+    taking = threading.Lock()
+    rendering = None
     try:
         by_feed: dict[str, list[Batch]] = defaultdict(list)
         for b in pending:
             by_feed[b.feed_name].append(b)
-        jobs = []
+        jobs: list[FeedJob] = []
         for feed, batches in by_feed.items():
             contract = by_name.get(feed)
             if contract is None:
@@ -758,25 +821,58 @@ def audit(dirs: DataDirs, ledger: Ledger, *, run_id: str, contracts: tuple[FeedC
                     decisions.append(_Decision(orphan, "quarantined", np.zeros(0, np.int64),
                                                [f"{feed} {b.file_name} — no contract for feed {feed}"], []))
                 continue
-            jobs.append((contract, [_Audit(b, contract) for b in batches]))
-        # biggest feeds first: two threads keep both cores busy (DuckDB reads, Arrow and NumPy kernels
-        # release the GIL; GX's own bookkeeping does not, so more threads would not help)
-        jobs.sort(key=lambda j: -sum(b.batch.rows_delivered or 0 for b in j[1]))
+            jobs.append(FeedJob(contract, tuple(batches), _published_history(ledger, contract), today,
+                                MAX_ROWS_PER_VALIDATION))
+        # biggest feeds first, so the lanes finish together
+        queue = sorted(jobs, key=lambda j: -j.rows)
 
-        def run(job: tuple[FeedContract, list[_Audit]]) -> list[_Decision]:
-            contract, audits = job
-            t = time.perf_counter()
-            cursor = con.cursor()
+        def here(job: FeedJob) -> list[_Audit]:
+            with taking:
+                if not local:
+                    from panro.gate.gx import GxRun
+
+                    local.append(GxRun(dirs, run_id, keep_results=not dry_run, run_time=run_time))
+            return check_feed(local[0], con, job)
+
+        def there(job: FeedJob) -> list[_Audit]:
+            assert helper is not None
             try:
-                _FeedAudit(gxr, cursor, ledger, contract, audits, today).run()
-            finally:
-                cursor.close()
-            timings[contract.name] = round(time.perf_counter() - t, 3)
-            return [_decide(a) for a in audits]
+                audits, suites, results = helper.check(dirs, run_id, run_time, not dry_run, job)
+            except HelperDied as e:   # the run goes on: this feed, and the helper's next ones, are checked here
+                log.warning("%s; %s is checked in the run's process", e, job.contract.name)
+                return here(job)
+            with taking:
+                docs_job.add(suites, results)
+            return audits
 
-        with ThreadPoolExecutor(AUDIT_THREADS) as pool:
-            for found in pool.map(run, jobs):
+        def lane(check: Callable[[FeedJob], list[_Audit]]) -> list[_Decision]:
+            found: list[_Decision] = []
+            while True:
+                with taking:
+                    if not queue:
+                        return found
+                    job = queue.pop(0)
+                t = time.perf_counter()
+                audits = check(job)
+                timings[job.contract.name] = round(time.perf_counter() - t, 3)
+                found += [_decide(a) for a in audits]
+
+        # Two lanes keep both cores busy. In one process, DuckDB's reads and Arrow's and NumPy's
+        # kernels release the GIL but GX's own bookkeeping does not, so a second thread only fills the
+        # first one's gaps; each of the helper's processes is a lane with a GIL of its own.
+        helpers = helper.processes if helper is not None else 0
+        lanes = [there] * helpers + [here] * max(0, AUDIT_THREADS - helpers)
+        with ThreadPoolExecutor(len(lanes), thread_name_prefix="gate") as pool:
+            for found in pool.map(lane, lanes):
                 decisions += found
+        if local:
+            docs_job.add(*local[0].stored())
+        if helper is not None and docs_job.results and not dry_run:
+            rendering = helper.render(docs_job)   # while this process publishes
+        for d in decisions:
+            if d.outcome == "quarantined" or len(d.rejected) or (
+                    d.audit.schema is not None and _signature(d.audit.schema) != _contract_signature(d.audit.contract)):
+                _read_rows(d.audit)
         timings["checks"] = round(time.perf_counter() - clock, 3)
         t = time.perf_counter()
         outcomes = _apply(dirs, ledger, decisions, run_id, decided_by, reason, dry_run=dry_run)
@@ -785,18 +881,20 @@ def audit(dirs: DataDirs, ledger: Ledger, *, run_id: str, contracts: tuple[FeedC
         timings["publish"] = round(time.perf_counter() - t, 3)
     finally:
         con.close()
-        job = None if dry_run else gxr.docs_job()
-        gxr.close()   # whatever happened: GX would keep the frames of the last batches
+        for gxr in local:
+            gxr.close()   # whatever happened: GX would keep the frames of the last batches
     t = time.perf_counter()
-    index = None
-    if job is not None and docs == "later":
-        index = docs_dir(dirs) / "index.html"
-    elif job is not None:
-        index = job.build()
-        job = None
+    index, later = None, None
+    if rendering is not None:
+        index = helper.rendered(rendering) if helper is not None else None
+    if index is None and docs_job.results and not dry_run:
+        if docs == "later":
+            index, later = dirs.data_docs / "index.html", docs_job
+        else:
+            index = docs_job.build()
     timings["data_docs"] = round(time.perf_counter() - t, 3)
     timings["total"] = round(time.perf_counter() - clock, 3)
-    return GateReport(run_id, started, now_utc(), outcomes, index, timings, docs_job=job)
+    return GateReport(run_id, started, now_utc(), outcomes, index, timings, docs_job=later)
 
 
 def _orphan_contract(b: Batch) -> FeedContract:

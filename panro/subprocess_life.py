@@ -1,0 +1,30 @@
+"""The life of a run's helper processes (the dbt process, the gate's helper): they end with the run.
+
+- `exit_with(parent)`: the process exits as soon as the run's process is gone (a crash, `kill -9`),
+  so no orphan keeps working on the run's files.
+- `quick_exit()`: at its exit, the process leaves its objects to the operating system instead of
+  collecting them once more (seconds for dbt's or Great Expectations' objects; see `panro.cli.entry`).
+"""
+
+from __future__ import annotations
+
+import atexit
+import gc
+import os
+import threading
+import time
+
+
+def exit_with(parent: int) -> None:
+    """In a helper process: exit as soon as the process that started it is gone."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.1)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def quick_exit() -> None:
+    """In a helper process: skip the collection of every live object at exit (the run waits for it)."""
+    atexit.register(gc.freeze)
