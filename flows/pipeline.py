@@ -27,7 +27,7 @@ from prefect.context import get_run_context
 from panro import dbt_worker, faults, gate, memory, notify, report
 from panro.dbt_worker import DbtWorker
 from panro.extract import extract
-from panro.gate.helper import GateHelper
+from panro.helpers import Helpers
 from panro.ledger import Ledger
 from panro.outcome import RunOutcome, batches_touched_since, describe
 from panro.publish import publish
@@ -35,7 +35,6 @@ from panro.runlock import run_lock
 from panro.settings import DataDirs
 
 KST = dt.timezone(dt.timedelta(hours=9), "KST")
-BACKFILL_GATE_PROCESSES = 2
 T = TypeVar("T")
 
 
@@ -69,23 +68,23 @@ def _timed(timings: dict[str, float], name: str, fn: Callable[[], T]) -> T:
 
 @task(name="extract", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[10, 60],
       retry_condition_fn=_transient_io, timeout_seconds=1800)
-def extract_feeds(dirs: DataDirs, dates: list[dt.date], ledger: Ledger) -> Any:
+def extract_feeds(dirs: DataDirs, dates: list[dt.date], ledger: Ledger, helpers: Helpers | None) -> Any:
     """Decode every selected landing file into a raw batch (bad files are recorded, not raised)."""
-    result = extract(dirs, dates, ledger=ledger)
+    result = extract(dirs, dates, ledger=ledger, helpers=helpers)
     get_run_logger().info("extract: %s", result.summary())
     return result
 
 
 @task(name="audit", cache_policy=NO_CACHE, timeout_seconds=1800)
-def audit_batches(dirs: DataDirs, ledger: Ledger, run_id: str, helper: GateHelper | None) -> Any:
+def audit_batches(dirs: DataDirs, ledger: Ledger, run_id: str, helpers: Helpers | None) -> Any:
     """Validate every extracted batch with its GX suite; publish, reject rows, or quarantine.
-    Its Data Docs are left to render while dbt builds (`run_pipeline`); its helper process, if any,
-    stops as soon as the checks are done."""
+    Its Data Docs are left to render while dbt builds (`run_pipeline`), or rendered by the helpers,
+    which stop once the gate is done."""
     try:
-        result = gate.audit(dirs, ledger, run_id=run_id, docs="later", helper=helper)
+        result = gate.audit(dirs, ledger, run_id=run_id, docs="later", helper=helpers)
     finally:
-        if helper is not None:
-            helper.close()
+        if helpers is not None:
+            helpers.close()
     get_run_logger().info("gate: %s", result.summary())
     memory.give_back()  # the gate's frames, before dbt's process needs the room
     return result
@@ -143,14 +142,14 @@ def run_pipeline(dirs: DataDirs, dates: list[dt.date], kind: str) -> RunOutcome:
     log.info("%s run %s for %s … %s on %s", kind, run_id, min(dates), max(dates), dirs.root)
     data_docs = None
     with (run_lock(dirs), dbt_worker.for_run(dirs) as dbt,  # dbt, in its process, is imported or importing
-          _gate_helper(kind) as helper):
+          _helpers(kind) as helpers):
         dbt.parse_ahead()  # and parses the project while the run extracts
         try:
             with Ledger(dirs.ledger_path) as ledger:
                 ledger.start_run(run_id, kind)
                 try:
-                    _timed(outcome.timings, "extract", lambda: extract_feeds(dirs, dates, ledger))
-                    audited = _timed(outcome.timings, "audit", lambda: audit_batches(dirs, ledger, run_id, helper))
+                    _timed(outcome.timings, "extract", lambda: extract_feeds(dirs, dates, ledger, helpers))
+                    audited = _timed(outcome.timings, "audit", lambda: audit_batches(dirs, ledger, run_id, helpers))
                     data_docs = audited.render_docs_in_background()  # while dbt builds, in its process
                     _timed(outcome.timings, "transform", lambda: build_marts(dbt))
                     _timed(outcome.timings, "publish", lambda: publish_marts(dirs, run_id))
@@ -169,12 +168,12 @@ def run_pipeline(dirs: DataDirs, dates: list[dt.date], kind: str) -> RunOutcome:
     return outcome
 
 
-def _gate_helper(kind: str) -> contextlib.AbstractContextManager[GateHelper | None]:
-    """Where the gate's Great Expectations loads while the run extracts. A backfill's gate checks its
-    feeds in two processes of its own, one per core (`panro.gate.helper`); a nightly's has too little
-    to check to be worth them, and loads GX on a thread of the run's process."""
+def _helpers(kind: str) -> contextlib.AbstractContextManager[Helpers | None]:
+    """A backfill extracts its files and checks its feeds in processes of its own, one per core
+    (`panro.helpers`); a nightly has too little to do for them to pay, and loads the gate's Great
+    Expectations on a thread of the run's process while it extracts."""
     if kind == "backfill":
-        return GateHelper(processes=BACKFILL_GATE_PROCESSES)
+        return Helpers()
     gate.import_in_background()
     return contextlib.nullcontext()
 

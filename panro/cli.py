@@ -121,11 +121,11 @@ def _run_flow(fn_name: str, dirs: DataDirs, **params: object) -> int:
 
         # while the temporary server boots (seconds), this process would only wait: the run's
         # slower imports start now, dbt in the run's dbt process and Great Expectations on a thread
-        # (a backfill's gate loads it in processes of its own: flows.pipeline._gate_helper)
+        # (a backfill loads it once, for its helper processes: panro.helpers)
         if fn_name != "backfill":
             gate.import_in_background()
         else:
-            from panro.gate.helper import start_loading
+            from panro.helpers import start_loading
 
             start_loading()
         dbt_worker.start_early(dirs)

@@ -1,4 +1,4 @@
-"""The life of a run's helper processes (the dbt process, the gate's helper): they end with the run.
+"""The life of a run's helper processes (the dbt process, panro.helpers): they end with the run.
 
 - `exit_with(parent)`: the process exits as soon as the run's process is gone (a crash, `kill -9`),
   so no orphan keeps working on the run's files.

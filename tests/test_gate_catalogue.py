@@ -26,7 +26,7 @@ from panro import quarantine as q
 from panro.batches import published_path
 from panro.contracts import contract_for
 from panro.gate import audit, wap
-from panro.gate.helper import GateHelper
+from panro.helpers import Helpers
 from panro.ledger import Ledger
 from panro.settings import DataDirs
 from tests.support.raw import KST, clean_rows, invalid_brn, write_batch
@@ -182,19 +182,19 @@ class Run:
     delivered: dict[str, int]
 
 
-@pytest.fixture(scope="module", params=["checked in the run's process", "checked in the gate's helper process"])
+@pytest.fixture(scope="module", params=["checked in the run's process", "checked in a helper process"])
 def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     """The catalogue's gate run, once with every feed checked in the run's own process and once with
     every feed checked in a helper process (a backfill's second core): the outcomes must not differ."""
     with contextlib.ExitStack() as stack:
         helper = None
         if "helper" in request.param:
-            helper = stack.enter_context(GateHelper())
+            helper = stack.enter_context(Helpers(processes=1))
             stack.enter_context(pytest.MonkeyPatch.context()).setattr(wap, "AUDIT_THREADS", 1)  # no local lane
         yield _catalogue_run(tmp_path_factory, helper)
 
 
-def _catalogue_run(tmp_path_factory: pytest.TempPathFactory, helper: GateHelper | None) -> Run:
+def _catalogue_run(tmp_path_factory: pytest.TempPathFactory, helper: Helpers | None) -> Run:
     dirs = DataDirs.from_env(tmp_path_factory.mktemp("catalogue") / "data")
     days, delivered = {}, {}
     with Ledger(dirs.ledger_path) as ledger:

@@ -246,7 +246,7 @@ def test_feeds_left_to_a_helper_that_died_are_checked_in_the_runs_process(
     """A backfill's gate checks feeds in a helper process too; if it dies (killed, out of memory), the run
     goes on and decides every batch as it would have, saying why the gate slowed down."""
     from panro.gate import wap
-    from panro.gate.helper import GateHelper
+    from panro.helpers import Helpers
     from tests.support.raw import invalid_brn
 
     monkeypatch.setattr(wap, "AUDIT_THREADS", 1)   # the helper is the only lane: every feed is sent to it
@@ -254,7 +254,7 @@ def test_feeds_left_to_a_helper_that_died_are_checked_in_the_runs_process(
     bad[5]["biz_reg_no"] = invalid_brn(5)
     write_batch(dirs, ledger, "yogiyo/orders", bad, day=D)
     write_batch(dirs, ledger, "zigzag/sales", clean_rows("zigzag/sales", 100, D), day=D)
-    with GateHelper() as helper:
+    with Helpers(processes=1) as helper:
         deadline = time.monotonic() + 60
         while not helper.pids and time.monotonic() < deadline:
             time.sleep(0.05)

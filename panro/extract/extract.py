@@ -15,11 +15,12 @@ import datetime as dt
 import logging
 import os
 import time
-from collections import defaultdict
-from collections.abc import Iterable
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 from fsspec import AbstractFileSystem
@@ -34,11 +35,15 @@ from panro.extract.report import ExtractReport, FileResult
 from panro.ledger import Batch, Ledger, batch_id, now_utc
 from panro.settings import DataDirs
 
+if TYPE_CHECKING:
+    from panro.helpers import Helpers
+
 log = logging.getLogger("panro.extract")
 
 KST = dt.timezone(dt.timedelta(hours=9), "KST")
 FUTURE = "is after today"            # marks a failure that heals by itself once the date has come
 _FLUSH_EVERY = 200                    # ledger rows written per transaction
+_FILES_PER_CALL = 16                  # files per call to a helper process
 
 
 def today_kst() -> dt.date:
@@ -172,8 +177,15 @@ def _known_versions(ledger: Ledger) -> dict[tuple[str, str, str], list[Batch]]:
     return versions
 
 
-def _run(ctx: _Context, ledger: Ledger, tasks: list[_Task], workers: int) -> list[FileResult]:
-    """Process the tasks on a thread pool; write ledger entries in batches as results come in."""
+def _process_many(ctx: _Context, tasks: list[_Task]) -> list[_Done]:
+    """Several files, one after the other (in a helper process: one round trip for them all)."""
+    return [_process(ctx, task) for task in tasks]
+
+
+def _run(ctx: _Context, ledger: Ledger, tasks: list[_Task], workers: int,
+         helpers: Helpers | None = None) -> list[FileResult]:
+    """Process the tasks on the helpers' processes (a few files per call) or on a thread pool, biggest
+    files first; write ledger entries in batches as results come in."""
     results: list[FileResult] = []
     adds: list[Batch] = []
     updates: list[tuple[str, dict[str, Any]]] = []
@@ -198,10 +210,12 @@ def _run(ctx: _Context, ledger: Ledger, tasks: list[_Task], workers: int) -> lis
     # biggest files first: the pool stays busy to the end
     pending = sorted(tasks, key=lambda t: -t.file.size)
     try:
+        if helpers is not None and len(pending) > 1:
+            pending = _in_processes(ctx, pending, helpers, record)
         if workers <= 1 or len(pending) <= 1:
             for task in pending:
                 record(_process(ctx, task))
-        else:
+        elif pending:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="extract") as pool:
                 queue = iter(pending)
                 running: set[Future[_Done]] = set()
@@ -221,16 +235,52 @@ def _run(ctx: _Context, ledger: Ledger, tasks: list[_Task], workers: int) -> lis
     return results
 
 
+def _process_many(ctx: _Context, tasks: list[_Task]) -> list[_Done]:
+    """In a helper process: several files, one after the other (one round trip for them all)."""
+    return [_process(ctx, task) for task in tasks]
+
+
+def _in_processes(ctx: _Context, tasks: list[_Task], helpers: Helpers, record: Callable[[_Done], None]
+                  ) -> list[_Task]:
+    """Process the tasks on the helpers, a few files per call; the tasks left undone if they died.
+
+    A file a dying helper was decoding is simply done again: its raw batch is written atomically under
+    its checksum, and only the run's process writes the ledger."""
+    chunks = deque(tasks[i:i + _FILES_PER_CALL] for i in range(0, len(tasks), _FILES_PER_CALL))
+    running: dict[Future[list[_Done]], list[_Task]] = {}
+    chunk: list[_Task] = []
+    try:
+        while chunks or running:
+            while chunks and len(running) < 2 * helpers.processes:   # a bounded number in flight (memory)
+                chunk = chunks.popleft()
+                running[helpers.submit(_process_many, ctx, chunk)] = chunk
+                chunk = []
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                chunk = running.pop(fut)
+                for done in fut.result():
+                    record(done)
+                chunk = []
+    except BrokenProcessPool:
+        left = chunk + [t for c in running.values() for t in c] + [t for c in chunks for t in c]
+        log.warning("a helper process died during extraction: its %d file(s) not yet done are extracted "
+                    "in the run's process", len(left))
+        return left
+    return []
+
+
 def extract(dirs: DataDirs, dates: Iterable[dt.date] | None = None, *, today: dt.date | None = None,
             contracts: tuple[FeedContract, ...] | None = None, ledger: Ledger | None = None,
-            workers: int | None = None) -> ExtractReport:
+            workers: int | None = None, helpers: Helpers | None = None) -> ExtractReport:
     """Extract the landing files of `dates`, plus every new or changed file dated up to max(dates).
 
     dates=None takes every file. `today` (default: today in Asia/Seoul) bounds business dates: a file
     dated later fails. Bad files are recorded as `failed` batches, never raised; I/O errors on the
     landing or raw zone are raised (the run can be retried: extraction is idempotent). `ledger`: the
     caller's open ledger (left open), else dirs.ledger_path is opened and closed. `workers`: threads
-    over files (default: the CPU count, at most 8).
+    over files (default: the CPU count, at most 8). `helpers`: a backfill's processes
+    (`panro.helpers`), which decode local landing files instead of threads; files a dead helper
+    left undone go to the threads.
     """
     started = time.perf_counter()
     wanted = None if dates is None else set(dates)
@@ -265,7 +315,9 @@ def extract(dirs: DataDirs, dates: Iterable[dt.date] | None = None, *, today: dt
                         latest.checksum, latest.raw_path))
                 continue
             tasks.append(_Task(f, tuple(versions)))
-        report.files.extend(_run(ctx, ledger, tasks, workers or min(8, os.cpu_count() or 2)))
+        local = "file" in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,))
+        report.files.extend(_run(ctx, ledger, tasks, workers or min(8, os.cpu_count() or 2),
+                                 helpers if local else None))
     finally:
         if own_ledger:
             ledger.close()

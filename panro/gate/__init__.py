@@ -10,8 +10,10 @@ Modules:
 - `expectations`: the panro GX expectation types (BRN check digit, datetime formats, windows against
   the business date, datetime order, decimal ranges, JSON schema), vectorised.
 - `gx`: the GX context of a run (ephemeral, analytics off, Data Docs in `<data>/reports/data_docs/`).
+- `docs`: a run's Data Docs as a job of plain data, rendered by whichever process has GX loaded.
 - `wap`: `audit()` — one GX validation per feed and run over the union of the feed's pending batches,
-  failures attributed to batches and rows by position; decisions; publishing; the ledger.
+  failures attributed to batches and rows by position; decisions; publishing; the ledger. A
+  backfill's feeds are checked in its helper processes (`panro.helpers`).
 - `state`: `published_state()` — what the published zone holds, and any disagreement with the ledger.
 The quarantine folders and `panro quarantine list | show | release` live in `panro.quarantine`.
 

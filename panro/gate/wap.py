@@ -5,13 +5,19 @@ How GX runs (the throughput design, issue 3 rule 6)
 ---------------------------------------------------
 Per feed and run, the pending batches that share the contract's schema are read in one go (DuckDB
 over their raw Parquet files, in ledger order) into one Arrow-backed pandas frame, and GX validates
-the feed's `rows` expectations once over that union; a batch whose file has another schema (renamed,
-missing or extra columns) is validated in a frame of its own, where the schema expectation fails.
+the feed's `rows` expectations once over that union (`check_feed`); a batch whose file has another
+schema (renamed, missing or extra columns) is validated in a frame of its own, where the schema
+expectation fails.
 A second, tiny validation covers the `batches` expectations on one summary row per batch (row count,
 volume against the feed's recent deliveries, business date). GX counts unexpected rows first; an
 expectation that found some is run again for their positions in the frame (`GxRun.validate`); since
 each file's rows are contiguous, positions map to batches with one `searchsorted`, and to rows
 through `_row_number`.
+
+Feeds are checked on two lanes, biggest first: two threads of the run's process, or, in a backfill,
+the run's helper processes (`panro.helpers`: GX holds the GIL, so one process validates on
+about one core). Either way a feed's check returns each batch on its own — its failures at
+positions in the batch — and the run's process decides and publishes.
 
 Decisions (rule 2): a failed critical `batch` expectation holds the batch; critical `row` expectations
 reject the rows they flag when those are at most the contract's `row_tolerance` of the batch, and hold
@@ -50,15 +56,15 @@ from panro import quarantine as q
 from panro.batches import ensure_published_schemas, published_path, raw_schema, write_parquet_atomic
 from panro.contracts import FeedContract, load_contracts
 from panro.gate.docs import DocsJob
-from panro.gate.helper import HelperDied
 from panro.gate.state import write_index
 from panro.gate.suites import load_suite, suite_name
+from panro.helpers import HelperDied
 from panro.ledger import Batch, Ledger, now_utc
 from panro.settings import KST_TZ, DataDirs
 
 if TYPE_CHECKING:
     from panro.gate.gx import GxRun
-    from panro.gate.helper import GateHelper
+    from panro.helpers import Helpers
 
 log = logging.getLogger("panro.gate")
 
@@ -362,7 +368,7 @@ def _chunks(members: list[_Audit], limit: int) -> list[list[_Audit]]:
 @dataclass(frozen=True)
 class FeedJob:
     """One feed's pending batches and what checking them needs from the run's ledger: everything a
-    process other than the run's needs to check them (`panro.gate.helper`)."""
+    process other than the run's needs to check them (`panro.helpers`)."""
 
     contract: FeedContract
     batches: tuple[Batch, ...]
@@ -405,6 +411,7 @@ def _read_rows(a: _Audit) -> None:
     contract's schema."""
     if a.table is None and a.schema is not None:
         a.table = pq.read_table(a.batch.raw_path).replace_schema_metadata(None).cast(a.schema)
+
 
 class _FeedAudit:
     def __init__(self, gxr: GxRun, con: duckdb.DuckDBPyConnection, job: FeedJob, audits: list[_Audit]) -> None:
@@ -775,15 +782,15 @@ def _published_history(ledger: Ledger, contract: FeedContract) -> dict[dt.date, 
 def audit(dirs: DataDirs, ledger: Ledger, *, run_id: str, contracts: tuple[FeedContract, ...] | None = None,
           batch_ids: list[str] | None = None, decided_by: str = "gate", reason: str | None = None,
           today: dt.date | None = None, dry_run: bool = False, docs: Literal["now", "later"] = "now",
-          helper: GateHelper | None = None) -> GateReport:
+          helper: Helpers | None = None) -> GateReport:
     """Audit every `extracted` batch (or only `batch_ids`): publish, reject rows, or quarantine.
 
     Returns the per-batch outcomes with reconciliation totals; Data Docs are built once, at the end,
     into `dirs.reports / "data_docs"` — or, with docs="later", left to the caller
     (`GateReport.render_docs_in_background`). Other partners' batches go on whatever one batch does.
     `dry_run`: decide only — nothing is published, held, recorded in the ledger or stored.
-    `helper`: a second process that checks feeds beside this one (`panro.gate.helper`); the
-    decisions are the same with or without it.
+    `helper`: processes that check feeds instead of this one's threads (`panro.helpers`, a
+    backfill's); the decisions are the same with or without them.
     """
     started, clock = now_utc(), time.perf_counter()
     contracts = tuple(contracts or load_contracts())
@@ -805,7 +812,8 @@ def audit(dirs: DataDirs, ledger: Ledger, *, run_id: str, contracts: tuple[FeedC
     con = duckdb.connect()
     con.execute("set TimeZone = 'UTC'")
     decisions: list[_Decision] = []
-    taking = threading.Lock()
+    taking = threading.Lock()      # the queue of feeds, the Data Docs job
+    making = threading.Lock()      # this process's GX context (its first use imports GX)
     rendering = None
     try:
         by_feed: dict[str, list[Batch]] = defaultdict(list)
@@ -827,7 +835,7 @@ def audit(dirs: DataDirs, ledger: Ledger, *, run_id: str, contracts: tuple[FeedC
         queue = sorted(jobs, key=lambda j: -j.rows)
 
         def here(job: FeedJob) -> list[_Audit]:
-            with taking:
+            with making:
                 if not local:
                     from panro.gate.gx import GxRun
 

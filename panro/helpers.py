@@ -1,20 +1,23 @@
-"""Processes of their own for a backfill's gate checks, so that they run on both cores.
+"""A backfill's helper processes: its CPU-bound Python stages, extraction and the gate's checks, on
+every core.
 
-Great Expectations' pandas validation holds the GIL: however many threads the gate gives it, one
-process validates on about one core (measured: 1.3–1.5 of 2 cores busy over a backfill's gate,
-the rest DuckDB reading the batches). The helper's processes take feeds from the gate's queue
-(`panro.gate.wap.audit`, `helper=`), check them exactly as the run's process would
-(`wap.check_feed`) and send back what they found: per batch, its failures at positions in the
-batch, its samples (personal data already masked) and its summary — not its rows. The run's
-process decides and publishes as for any feed; the few batches it must hold or cut rows from are
-read again from their raw files. Their GX results go to the run's store, under the run's name, and
-one of them renders the Data Docs while the run's process publishes.
+Decoding partner files (CP949 text, Excel, JSON) and Great Expectations' pandas validation hold the
+GIL: however many threads a stage gives them, one process works on about one core (measured: 1.3–1.6
+of 2 cores busy over a backfill's extraction and gate). A backfill's run therefore hands them to
+processes of its own, as many as the machine has cores (at most `MAX_PROCESSES`):
 
-The processes fork from multiprocessing's forkserver, which loads the gate (Great Expectations,
-about 3 s of CPU) once for all of them; the command line starts it while Prefect's temporary server
-boots (`start_loading`), in place of loading GX in the run's process, which a backfill never does.
-They stop right after the gate, giving their memory back before dbt builds. If one dies, the feed
-it was checking, and any after it, are checked in the run's process: the run goes on.
+- extraction: a few landing files per call (`panro.extract`'s `_process_many`); the run's process
+  keeps the ledger, as with threads;
+- the gate: one feed per call (`panro.gate.wap.check_feed`), sending back per batch its failures at
+  positions in the batch, its samples (personal data already masked) and its summary, not its rows;
+  the run's process decides and publishes, reading again from the raw zone only the batches it holds
+  or cuts rows from; then the run's Data Docs, rendered while the run's process publishes.
+
+The processes fork from multiprocessing's forkserver, which loads the readers and the gate (Great
+Expectations, about 3 s of CPU) once for all of them; the command line starts it while Prefect's
+temporary server boots (`start_loading`), and a backfill's own process never loads GX. They stop
+right after the gate, giving their memory back before dbt builds. If they die, the files and feeds
+they had not done are done in the run's process, on threads: the run goes on.
 """
 
 from __future__ import annotations
@@ -23,11 +26,12 @@ import datetime as dt
 import logging
 import multiprocessing
 import os
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from panro.settings import DataDirs
 from panro.subprocess_life import exit_with, quick_exit
@@ -39,11 +43,12 @@ if TYPE_CHECKING:
     from panro.gate.gx import GxRun
     from panro.gate.wap import FeedJob, _Audit
 
-log = logging.getLogger("panro.gate")
+log = logging.getLogger("panro.helpers")
+T = TypeVar("T")
 
 
 class HelperDied(RuntimeError):
-    """The helper process ended while it checked a feed (killed, out of memory)."""
+    """A helper process ended while it worked for the run (killed, out of memory)."""
 
 
 def _warm_up() -> None:
@@ -88,7 +93,8 @@ def _render(job: DocsJob) -> Path:
     return job.build()
 
 
-_PRELOAD = ["panro.gate.gx", "panro.gate.wap"]
+_PRELOAD = ["panro.extract", "panro.gate.gx", "panro.gate.wap"]
+MAX_PROCESSES = 4
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -98,31 +104,35 @@ def _context() -> multiprocessing.context.BaseContext:
 
 
 def start_loading() -> None:
-    """Start the process the helpers fork from, which loads the gate (GX) once for all of them: now,
-    while the run's process waits for Prefect's temporary server."""
+    """Start the process the helpers fork from, which loads the readers and the gate (GX) once for all
+    of them: now, while the run's process waits for Prefect's temporary server."""
     import multiprocessing.forkserver
 
     _context()
     multiprocessing.forkserver.ensure_running()
 
 
-class GateHelper:
-    """Processes that check feeds for the gate (`check`) and render its Data Docs (`render`),
-    started now, stopped by `close()`."""
+class Helpers:
+    """A run's helper processes, started now, stopped by `close()`: they extract files (`submit`),
+    check feeds for the gate (`check`) and render its Data Docs (`render`)."""
 
-    def __init__(self, processes: int = 1) -> None:
-        self.processes = processes
-        self._pool = ProcessPoolExecutor(max_workers=processes, mp_context=_context(),
+    def __init__(self, processes: int | None = None) -> None:
+        self.processes = processes or max(1, min(MAX_PROCESSES, os.cpu_count() or 1))
+        self._pool = ProcessPoolExecutor(max_workers=self.processes, mp_context=_context(),
                                          initializer=_warm_up)
-        for _ in range(processes):
-            self._pool.submit(int)  # the processes start (and import GX) now, not at the first check
+        for _ in range(self.processes):
+            self._pool.submit(int)  # the processes start now, not at the first call
+
+    def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        """Run `fn(*args)` in a helper; a dead helper raises BrokenProcessPool (here or from the future)."""
+        return self._pool.submit(fn, *args)
 
     def check(self, dirs: DataDirs, run_id: str, run_time: dt.datetime, keep_results: bool, job: FeedJob
               ) -> tuple[list[_Audit], dict[str, list[dict[str, Any]]], list[tuple[str, str]]]:
         try:
             return self._pool.submit(_check, dirs, run_id, run_time, keep_results, job).result()
         except BrokenProcessPool as e:
-            raise HelperDied(f"the gate's helper process died while it checked {job.contract.name}") from e
+            raise HelperDied(f"a helper process died while it checked {job.contract.name}") from e
 
     def render(self, job: DocsJob) -> Future[Path] | None:
         """Start rendering the run's Data Docs in a helper process (None if it cannot take it)."""
@@ -136,7 +146,7 @@ class GateHelper:
         try:
             return rendering.result()
         except Exception as e:
-            log.warning("the gate's helper could not render the Data Docs (%s: %s); the run's process will",
+            log.warning("the helpers could not render the Data Docs (%s: %s); the run's process will",
                         type(e).__name__, e)
             return None
 
@@ -145,10 +155,10 @@ class GateHelper:
         return [p.pid for p in (getattr(self._pool, "_processes", None) or {}).values()]
 
     def close(self) -> None:
-        """Stop the helper once it is idle; its memory goes back as it exits (the run does not wait)."""
+        """Stop the helpers once idle; their memory goes back as they exit (the run does not wait)."""
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def __enter__(self) -> GateHelper:
+    def __enter__(self) -> Helpers:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
