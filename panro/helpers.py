@@ -34,7 +34,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from panro.settings import DataDirs
-from panro.subprocess_life import exit_with, quick_exit
+from panro.subprocess_life import exit_with
 
 if TYPE_CHECKING:
     import duckdb
@@ -52,9 +52,10 @@ class HelperDied(RuntimeError):
 
 
 def _warm_up() -> None:
-    """A helper's start (forked from the forkserver, GX loaded). Never fails: a check would import it."""
-    exit_with(os.getppid())   # the forkserver, which exits with the run's process
-    quick_exit()
+    """A helper's start, forked from the forkserver with the readers and GX loaded: it ends with its
+    parent, the forkserver, which ends with the run's process (a forked helper exits through
+    `os._exit`, so Python does not collect its objects at exit anyway)."""
+    exit_with(os.getppid())
 
 
 # in the helper: the GX context of the gate run it checks for, and its DuckDB connection
