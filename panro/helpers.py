@@ -59,7 +59,7 @@ def _warm_up() -> None:
 
 
 # in the helper: the GX context of the gate run it checks for, and its DuckDB connection
-_run: tuple[str, GxRun] | None = None
+_run: tuple[tuple[str, dt.datetime], GxRun] | None = None
 _con: duckdb.DuckDBPyConnection | None = None
 
 
@@ -73,10 +73,10 @@ def _check(dirs: DataDirs, run_id: str, run_time: dt.datetime, keep_results: boo
     from panro.gate.gx import GxRun
     from panro.gate.wap import check_feed
 
-    if _run is None or _run[0] != run_id:
+    if _run is None or _run[0] != (run_id, run_time):   # each gate run (`audit` call) has a time of its own
         if _run is not None:
             _run[1].close()
-        _run = (run_id, GxRun(dirs, run_id, keep_results=keep_results, run_time=run_time))
+        _run = ((run_id, run_time), GxRun(dirs, run_id, keep_results=keep_results, run_time=run_time))
     if _con is None:
         _con = duckdb.connect()
         _con.execute("set TimeZone = 'UTC'")

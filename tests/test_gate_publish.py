@@ -266,3 +266,21 @@ def test_feeds_left_to_a_helper_that_died_are_checked_in_the_runs_process(
     assert outcomes == {"orders": ("published_with_rejections", 149, 1), "sales": ("published", 100, 0)}
     assert "helper process died" in caplog.text and "checked in the run's process" in caplog.text
     assert report.reconciled
+
+
+def test_a_helper_checks_each_gate_run_afresh_even_under_the_same_run_id(
+        dirs: DataDirs, ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dry run (nothing stored) and then a real audit under the same run id, through one helper: the
+    real one stores its results and gets its Data Docs."""
+    from panro.gate import wap
+    from panro.helpers import Helpers
+
+    monkeypatch.setattr(wap, "AUDIT_THREADS", 1)   # the helper is the only lane
+    write_batch(dirs, ledger, "zigzag/sales", clean_rows("zigzag/sales", 100, D), day=D)
+    with Helpers(processes=1) as helper:
+        dry = audit(dirs, ledger, run_id="same", today=TODAY, dry_run=True, helper=helper)
+        real = audit(dirs, ledger, run_id="same", today=TODAY, helper=helper)
+    assert dry.data_docs is None and dry.counts()["published"] == 1
+    assert real.counts()["published"] == 1
+    assert real.data_docs is not None and real.data_docs.exists()
+    assert list((dirs.state / "gx_validations").rglob("*.json"))

@@ -1,8 +1,10 @@
-"""Great Expectations, set up the way the gate runs it: one ephemeral context per run, nothing in the repo.
+"""Great Expectations, set up the way the gate runs it: one ephemeral context per run in each process
+that validates (the run's own, or a backfill's helpers: `panro.helpers`), nothing in the repo.
 
 - Context: ephemeral (in-memory suites), analytics and progress bars off. Validation results are kept
-  in `<data>/state/gx_validations/` only so that the Data Docs index can list earlier runs; the site
-  itself is `<data>/reports/data_docs/` (`index.html`), built once per run.
+  in `<data>/state/gx_validations/`, under the run's name and time whichever process stored them, so
+  that one process renders the run's Data Docs and their index lists earlier runs; the site itself
+  is `<data>/reports/data_docs/` (`index.html`), built once per run.
 - Engine: the pandas data source (GX 1.24's DuckDB SQL source does not work) over Arrow-backed frames.
 - Results: BASIC counts first; an expectation with unexpected rows runs again in COMPLETE format
   without index columns — its unexpected index list is then the frame's own positions, which the
@@ -127,7 +129,8 @@ def _config(dirs: DataDirs) -> DataContextConfig:
 
 
 class GxRun:
-    """One gate run's GX context: suites and validations; `docs_job()` for its Data Docs, then `close()`."""
+    """One gate run's GX context (in one process): suites and validations; `stored()` for the run's
+    Data Docs (`panro.gate.docs`), then `close()`."""
 
     def __init__(self, dirs: DataDirs, run_id: str, *, keep_results: bool = True,
                  run_time: dt.datetime | None = None) -> None:
