@@ -69,6 +69,19 @@ class DbtRun:
         return "\n".join(lines)
 
 
+DBT_THREADS = 2   # models and tests dbt runs at once (profiles.yml: PANRO_DBT_THREADS)
+
+
+def duckdb_threads(cores: int | None = None) -> int:
+    """DuckDB's threads under dbt: each of dbt's threads gets its share of the cores, at least one.
+
+    DuckDB's thread pool belongs to the database, which dbt's threads share. On 2 cores, two
+    queries at a time on one core each built a 2023 backfill's marts in 17–21 s against 20–23 s
+    for the same queries on both cores (bench: architecture.md): less time in DuckDB's parallel
+    operators, and dbt's Python per node overlaps the other thread's query."""
+    return max(1, (cores or os.cpu_count() or 1) // DBT_THREADS)
+
+
 def dbt_env(dirs: DataDirs, *, relative: bool = False) -> dict[str, str]:
     """The environment of a dbt invocation: where to read and write, and no telemetry.
 
@@ -93,6 +106,8 @@ def dbt_env(dirs: DataDirs, *, relative: bool = False) -> dict[str, str]:
         "DBT_LOG_LEVEL_FILE": "info",
         "DBT_USE_COLORS_FILE": "false",
         "DO_NOT_TRACK": "1",
+        "PANRO_DBT_THREADS": str(DBT_THREADS),
+        "PANRO_DUCKDB_THREADS": str(duckdb_threads()),
     }
 
 

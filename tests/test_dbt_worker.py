@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from panro import dbt_worker
+from panro import dbt_worker, transform
 from panro.dbt_worker import DbtWorker, WorkerDied
 from panro.settings import DataDirs
-from panro.transform import build_for_run, project_fingerprint
+from panro.transform import build_for_run, duckdb_threads, project_fingerprint
 from tests.support.dbt_docs import assert_docs_carry_compiled_sql_and_catalog
 from tests.support.published import warehouse_rows, write_small_delivery
 
@@ -138,3 +138,17 @@ def test_the_worker_exits_when_the_run_process_is_killed(tmp_path: Path) -> None
         assert gone(worker), f"the dbt worker {worker} outlived the killed run"
     finally:
         parent.kill()
+
+
+@pytest.mark.parametrize(("cores", "threads"), [(1, 1), (2, 1), (3, 1), (4, 2), (8, 4)])
+def test_duckdb_gives_each_of_dbts_threads_its_share_of_the_cores(cores: int, threads: int) -> None:
+    assert duckdb_threads(cores) == threads
+
+
+def test_dbts_duckdb_runs_with_the_threads_panro_gives_it(dirs: DataDirs, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DuckDB's own default is every core of the machine; under dbt it gets its share."""
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    result, _ = transform._invoke(dirs, ["show", "--inline", "select current_setting('threads') as threads",
+                                         "--output", "json"])
+    assert result.success, result.exception
+    assert [int(v) for v in result.result.results[0].agate_table.columns["threads"]] == [4]
