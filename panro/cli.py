@@ -111,11 +111,11 @@ def _run_flow(fn_name: str, dirs: DataDirs, **params: object) -> int:
     for var, value in (("DO_NOT_TRACK", "1"), ("PREFECT_SERVER_ANALYTICS_ENABLED", "false"),
                        ("DBT_SEND_ANONYMOUS_USAGE_STATS", "false"), ("GX_ANALYTICS_ENABLED", "false")):
         os.environ.setdefault(var, value)
-    from panro.ephemeral import start_in_background
+    from panro import ephemeral
     from panro.memory import long_lived
 
     with long_lived():   # Prefect and the flows: ~600,000 objects kept for the whole run
-        server_up = start_in_background()
+        server = ephemeral.start_in_background()
         from flows import pipeline
         from panro import dbt_worker, gate
 
@@ -129,11 +129,11 @@ def _run_flow(fn_name: str, dirs: DataDirs, **params: object) -> int:
 
             start_loading()
         dbt_worker.start_early(dirs)
-        server_up()
 
     flow = getattr(pipeline, fn_name)
     try:
-        result = flow(**params, data_dir=str(dirs.root), landing=dirs.landing_url)
+        with ephemeral.serving(server):
+            result = flow(**params, data_dir=str(dirs.root), landing=dirs.landing_url)
     except RunInProgress as e:
         print(f"panro: {e}", file=sys.stderr)
         return EXIT_FAILED

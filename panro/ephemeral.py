@@ -1,16 +1,17 @@
-"""Boot Prefect's temporary server while the pipeline's modules import.
+"""Prefect's temporary server, booted while the pipeline's modules import.
 
 With no `PREFECT_API_URL`, the first flow call starts a temporary Prefect server (a uvicorn
-subprocess; several seconds, more on a fresh PREFECT_HOME) and waits for it. Importing the pipeline
-(Prefect, its server module, Great Expectations …) also takes seconds, in this process. Started
-first, the server boots on the other core while the imports run; the flow then finds it up.
+subprocess; several seconds, more on a fresh PREFECT_HOME) and waits for it. To start it, Prefect
+also imports its server module into the calling process: about 3 s of CPU for a process that
+never serves anything (measured: the run's process took 8.4 s of CPU instead of 10.5 s without it).
 
-It is the same server object Prefect would start itself (`SubprocessASGIServer()` is one per
-process), stopped the same way when the process exits. Prefect's server module alone takes ~3 s to
-import, so with the Prefect version whose start-up this mirrors, the uvicorn process is launched
-before that import, with the command and environment `SubprocessASGIServer` would give it, and
-handed to the server object once the module is in (`_adopt`). Any other version, or a launch that
-fails, leaves it to `SubprocessASGIServer.start()` as before.
+The command line launches the same uvicorn process first thing instead (the command and
+environment `SubprocessASGIServer` gives it in the Prefect version mirrored here), imports the
+pipeline while it boots, and points Prefect's client at it for the run (`serving`: the API URL in
+the process's settings, as Prefect's own test harness does). The flow then runs on it as on
+Prefect's own temporary server, and the run's process never imports the server module. Like
+Prefect's, it is one server per process, stopped when the process exits. Any other Prefect
+version, or a launch that fails or never answers, leaves the server to Prefect, as before.
 
 A `PREFECT_API_URL` that is set but blank (`PREFECT_API_URL=` in a shell or an env file) means no
 server, as an operator expects. Prefect itself would start the temporary server for its API client
@@ -28,44 +29,113 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
-MIRRORED_PREFECT = "3.9."       # SubprocessASGIServer.start / _run_uvicorn_command of this version
+MIRRORED_PREFECT = "3.9."       # SubprocessASGIServer._run_uvicorn_command of this version
 _START_TIMEOUT_S = 90.0
+_STOP_TIMEOUT_S = 5.0           # then killed, as SubprocessASGIServer.stop does
 
 
-def start_in_background() -> Callable[[], None]:
-    """Start the temporary server if this process will need one; returns a wait-until-up function.
+@dataclass
+class TemporaryServer:
+    """The uvicorn process of Prefect's temporary server, launched by this process."""
 
-    A failure to start is left to the flow call, which starts (and reports) it again.
+    port: int
+    process: subprocess.Popen[Any]
+    _up: bool | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api"
+
+    def wait_until_up(self, timeout: float = _START_TIMEOUT_S) -> bool:
+        """Whether the server answers its health check (asked until it does, it exits, or `timeout`)."""
+        import httpx
+
+        with self._lock:
+            if self._up is None:
+                deadline = time.monotonic() + timeout
+                self._up = False
+                with httpx.Client() as client:
+                    while time.monotonic() < deadline and self.process.poll() is None:
+                        with contextlib.suppress(httpx.HTTPError):
+                            if client.get(f"{self.api_url}/health").status_code == 200:
+                                self._up = True
+                                break
+                        time.sleep(0.1)
+                if not self._up:
+                    self.stop()
+            return self._up and self.process.poll() is None
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=_STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+_server: TemporaryServer | None = None
+_server_lock = threading.Lock()
+
+
+def start_in_background() -> TemporaryServer | None:
+    """Launch the temporary server if this process will need one and has none running; None if it
+    needs none (`PREFECT_API_URL` is set) or Prefect is to start its own (see the module's doc).
+
     Call it before anything imports Prefect: a blank PREFECT_API_URL is dropped first."""
+    global _server
     forget_blank_api_url()
     from prefect.settings import PREFECT_API_URL
 
     if PREFECT_API_URL.value():
-        return lambda: None
-    early = _launch()
+        return None
+    with _server_lock:
+        if _server is None or _server.process.poll() is not None:
+            _server = _launch()
+            if _server is not None:
+                atexit.register(_server.stop)
+        return _server
 
-    def boot() -> None:
-        # on failure start() marks the server not running: the flow call starts it again and raises
-        adopted = False
-        try:
-            from prefect.server.api.server import SubprocessASGIServer
 
-            server = SubprocessASGIServer()
-            if early is not None and not server.running:
-                adopted = _adopt(server, *early)
-            server.start()   # a no-op once the early process is adopted
-        except Exception:
-            pass
-        finally:
-            if early is not None and not adopted:
-                _stop(early[1])
+@contextlib.contextmanager
+def serving(server: TemporaryServer | None) -> Iterator[None]:
+    """Run the block's flows on `server` once it is up: Prefect's API URL is its, for this process,
+    until the block ends. Without a server that answers, Prefect is left to start its own."""
+    if server is None or not server.wait_until_up():
+        yield
+        return
+    from prefect.context import refresh_global_settings_context
 
-    thread = threading.Thread(target=boot, name="prefect-ephemeral-server", daemon=True)
-    thread.start()
-    return thread.join
+    prior = os.environ.get("PREFECT_API_URL")
+    os.environ["PREFECT_API_URL"] = server.api_url
+    refresh_global_settings_context()
+    try:
+        yield
+    finally:
+        _drain_to(server)
+        if prior is None:
+            os.environ.pop("PREFECT_API_URL", None)
+        else:
+            os.environ["PREFECT_API_URL"] = prior
+        refresh_global_settings_context()
+
+
+def _drain_to(server: TemporaryServer) -> None:
+    """Send the run's last logs and events to its server now. Prefect keeps one sender per kind of
+    client, which reads the API URL once: a later run in this process on another server (a test's)
+    must get a new one."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for worker in (APILogWorker, EventsWorker):
+        with contextlib.suppress(Exception):
+            worker.drain_all(timeout=_STOP_TIMEOUT_S)
 
 
 def forget_blank_api_url() -> None:
@@ -80,7 +150,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _launch() -> tuple[int, subprocess.Popen[Any]] | None:
+def _launch() -> TemporaryServer | None:
     """The uvicorn process `SubprocessASGIServer._run_uvicorn_command` would start, started now."""
     import prefect
     from prefect.settings import get_current_settings
@@ -99,27 +169,4 @@ def _launch() -> tuple[int, subprocess.Popen[Any]] | None:
         )
     except OSError:
         return None
-    return port, process
-
-
-def _adopt(server: Any, port: int, process: subprocess.Popen[Any]) -> bool:
-    """Make the early process the server object's own once it answers, as `start()` would have;
-    False (the server object untouched) if it never does."""
-    import httpx
-
-    deadline = time.monotonic() + _START_TIMEOUT_S
-    with httpx.Client() as client:
-        while time.monotonic() < deadline and process.poll() is None:
-            with contextlib.suppress(httpx.HTTPError):
-                if client.get(f"http://127.0.0.1:{port}/api/health").status_code == 200:
-                    server.port, server.server_process, server.running = port, process, True
-                    atexit.register(server.stop)
-                    return True
-            time.sleep(0.1)
-    return False
-
-
-def _stop(process: subprocess.Popen[Any]) -> None:
-    process.terminate()
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=5)
+    return TemporaryServer(port, process)

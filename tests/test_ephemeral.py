@@ -1,6 +1,7 @@
 """The CLI boots Prefect's temporary server in the background while the pipeline imports; the
-flow then runs on that same server, not on a second one. Each case runs in its own interpreter,
-as the CLI does, with its own Prefect home."""
+flow then runs on that same server, not on a second one, and the run's process never imports
+Prefect's server module. Each case runs in its own interpreter, as the CLI does, with its own
+Prefect home."""
 
 from __future__ import annotations
 
@@ -10,97 +11,129 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+CHILDREN = """
+def children():
+    found = []
+    for pid in filter(str.isdigit, os.listdir('/proc')):
+        try:
+            stat = open(f'/proc/{pid}/stat').read()
+        except OSError:
+            continue
+        if stat.rsplit(')', 1)[1].split()[1] == str(os.getpid()):
+            found.append(int(pid))
+    return found
+"""
+
 SCRIPT = """
-import json, sys
-from panro.ephemeral import start_in_background
+import json, os, sys
+from panro import ephemeral
 
-wait = start_in_background()   # first, as in the CLI: before anything imports Prefect
-from prefect.server.api.server import SubprocessASGIServer
-wait()
-started = [s.api_url for s in SubprocessASGIServer._instances.values() if s.running]
-
+server = ephemeral.start_in_background()   # first, as in the CLI: before anything imports Prefect
+launched = children()
 from prefect import flow, get_client
 
 @flow(name="ephemeral-probe")
 def probe() -> int:
     return 1
 
-probe()
-with get_client(sync_client=True) as client:
-    runs = [r.name for r in client.read_flow_runs()]
-    api = str(client.api_url)
-servers = [s.api_url for s in SubprocessASGIServer._instances.values() if s.running]
-print(json.dumps({"started": started, "servers": servers, "api": api, "runs": len(runs)}))
+with ephemeral.serving(server):
+    during = os.environ.get("PREFECT_API_URL")
+    probe()
+    with get_client(sync_client=True) as client:
+        runs = [r.name for r in client.read_flow_runs()]
+        api = str(client.api_url)
+again = ephemeral.start_in_background()
+print(json.dumps({"launched": launched, "server_pid": server.process.pid, "url": server.api_url,
+                  "during": during, "after": os.environ.get("PREFECT_API_URL"), "api": api, "runs": len(runs),
+                  "same_server_again": again is server, "children": children(),
+                  "server_module": "prefect.server.api.server" in sys.modules}))
 """
 
 
-def probe(tmp_path: Path, **env: str) -> dict:
+def run_script(tmp_path: Path, code: str, **env: str) -> tuple[dict, str]:
     environment = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_LOGGING_LEVEL": "ERROR"}
     environment.pop("PREFECT_API_URL", None)
     environment.update(env)
-    done = subprocess.run([sys.executable, "-c", SCRIPT], env=environment, capture_output=True, text=True,
-                          timeout=300, check=False)
+    done = subprocess.run([sys.executable, "-c", "import os\n" + CHILDREN + code], env=environment,
+                          capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
-    return {**json.loads(done.stdout.strip().splitlines()[-1]), "stderr": done.stderr}
+    return json.loads(done.stdout.strip().splitlines()[-1]), done.stderr
 
 
-def test_the_flow_runs_on_the_server_started_in_the_background(tmp_path: Path) -> None:
-    seen = probe(tmp_path)
-    assert len(seen["started"]) == 1                 # up before the first flow call
-    assert seen["servers"] == seen["started"]        # and the flow did not start another
-    assert seen["api"].rstrip("/") == seen["started"][0].rstrip("/")
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.fixture(scope="module")
+def seen(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """What one flow run through the CLI's start of the server shows (one interpreter, as the CLI)."""
+    return run_script(tmp_path_factory.mktemp("probe"), SCRIPT)[0]
+
+
+def test_the_flow_runs_on_the_server_started_in_the_background(seen: dict) -> None:
+    assert seen["launched"] == [seen["server_pid"]]           # launched before Prefect was imported
+    assert seen["children"] == [seen["server_pid"]]           # and the flow did not start another
+    assert seen["during"] == seen["url"]
+    assert seen["api"].rstrip("/") == seen["url"].rstrip("/")
     assert seen["runs"] == 1
+
+
+def test_the_runs_process_never_imports_prefects_server_module(seen: dict) -> None:
+    """Prefect's own start of its temporary server imports the server module (~3 s of CPU) into
+    the process that only runs flows; the server launched by the CLI spares it."""
+    assert seen["runs"] == 1
+    assert seen["server_module"] is False
+
+
+def test_the_api_url_is_the_servers_only_while_serving_and_the_server_stays_for_the_process(
+        seen: dict) -> None:
+    assert seen["after"] is None                # the process's settings as they were
+    assert seen["same_server_again"] is True    # one temporary server per process, as Prefect's
+
+
+def test_the_server_stops_when_the_process_exits(seen: dict) -> None:
+    assert not alive(seen["server_pid"])
 
 
 def test_a_blank_api_url_means_the_temporary_server_with_its_events(tmp_path: Path) -> None:
     """`PREFECT_API_URL=` is no address: Prefect would run the flow on a temporary server but send
     its events to the blank one, logging an error with a traceback at every state change."""
-    seen = probe(tmp_path, PREFECT_API_URL="")
-    assert len(seen["started"]) == 1 and seen["servers"] == seen["started"]
+    seen, stderr = run_script(tmp_path, SCRIPT, PREFECT_API_URL="")
+    assert seen["children"] == [seen["server_pid"]]
     assert seen["runs"] == 1
-    assert "EventsWorker" not in seen["stderr"] and "Error emitting event" not in seen["stderr"], seen["stderr"][-2000:]
+    assert "EventsWorker" not in stderr and "Error emitting event" not in stderr, stderr[-2000:]
 
 
 def test_with_a_configured_server_no_temporary_one_is_started(tmp_path: Path) -> None:
     code = ("import json\n"
-            "from panro.ephemeral import start_in_background\n"
-            "from prefect.server.api.server import SubprocessASGIServer\n"
-            "start_in_background()()\n"
-            "print(json.dumps(len(SubprocessASGIServer._instances)))\n")
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"),
-           "PREFECT_API_URL": "http://127.0.0.1:9/api"}  # never contacted
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                          timeout=120, check=False)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == 0
+            "from panro import ephemeral\n"
+            "server = ephemeral.start_in_background()\n"
+            "with ephemeral.serving(server):\n"
+            "    url = os.environ['PREFECT_API_URL']\n"
+            "print(json.dumps({'server': server is None, 'children': children(), 'url': url}))\n")
+    seen, _ = run_script(tmp_path, code, PREFECT_API_URL="http://127.0.0.1:9/api")  # never contacted
+    assert seen == {"server": True, "children": [], "url": "http://127.0.0.1:9/api"}
 
 
-def test_the_server_process_starts_before_prefects_server_module_is_imported(tmp_path: Path) -> None:
-    """The uvicorn process is launched first (the server module alone takes seconds to import) and
-    becomes the server object's own, which the flow's client then finds up and Prefect stops at exit."""
-    code = ("import json, os, sys\n"
-            "from panro.ephemeral import start_in_background\n"
-            "wait = start_in_background()\n"
-            "def children():\n"
-            "    found = []\n"
-            "    for pid in filter(str.isdigit, os.listdir('/proc')):\n"
-            "        try:\n"
-            "            stat = open(f'/proc/{pid}/stat').read()\n"
-            "        except OSError:\n"
-            "            continue\n"
-            "        if stat.rsplit(')', 1)[1].split()[1] == str(os.getpid()):\n"
-            "            found.append(int(pid))\n"
-            "    return found\n"
-            "early = children()\n"
-            "wait()\n"
-            "from prefect.server.api.server import SubprocessASGIServer\n"
-            "server = SubprocessASGIServer()\n"
-            "print(json.dumps({'early': early, 'pid': server.server_process.pid, 'running': server.running}))\n")
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_LOGGING_LEVEL": "ERROR"}
-    env.pop("PREFECT_API_URL", None)
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                          timeout=300, check=False)
-    assert done.returncode == 0, done.stderr[-3000:]
-    seen = json.loads(done.stdout.strip().splitlines()[-1])
-    assert seen["running"]
-    assert seen["pid"] in seen["early"]   # the process launched before the module import, adopted
+def test_a_server_that_never_answers_leaves_the_flow_to_prefects_own(tmp_path: Path) -> None:
+    """The launched process dies before it answers: the block runs anyway, on the temporary server
+    Prefect starts itself, as without the early launch."""
+    code = ("import json\n"
+            "from panro import ephemeral\n"
+            "server = ephemeral.start_in_background()\n"
+            "server.process.kill(); server.process.wait()\n"
+            "from prefect import flow\n"
+            "@flow(name='fallback-probe')\n"
+            "def probe() -> int:\n"
+            "    return 7\n"
+            "with ephemeral.serving(server):\n"
+            "    result = probe()\n"
+            "print(json.dumps({'result': result, 'url': os.environ.get('PREFECT_API_URL')}))\n")
+    seen, _ = run_script(tmp_path, code)
+    assert seen == {"result": 7, "url": None}
