@@ -112,17 +112,20 @@ def serving(server: TemporaryServer | None) -> Iterator[None]:
         return
     from prefect.context import refresh_global_settings_context
 
-    prior = os.environ.get("PREFECT_API_URL")
-    os.environ["PREFECT_API_URL"] = server.api_url
+    # no UI link in the run's log: the temporary server serves none, as with Prefect's own
+    settings = {"PREFECT_API_URL": server.api_url, "PREFECT_UI_URL": os.environ.get("PREFECT_UI_URL", "")}
+    prior = {name: os.environ.get(name) for name in settings}
+    os.environ.update(settings)
     refresh_global_settings_context()
     try:
         yield
     finally:
         _drain_to(server)
-        if prior is None:
-            os.environ.pop("PREFECT_API_URL", None)
-        else:
-            os.environ["PREFECT_API_URL"] = prior
+        for name, value in prior.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
         refresh_global_settings_context()
 
 

@@ -73,7 +73,8 @@ def alive(pid: int) -> bool:
 @pytest.fixture(scope="module")
 def seen(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """What one flow run through the CLI's start of the server shows (one interpreter, as the CLI)."""
-    return run_script(tmp_path_factory.mktemp("probe"), SCRIPT)[0]
+    found, stderr = run_script(tmp_path_factory.mktemp("probe"), SCRIPT, PREFECT_LOGGING_LEVEL="INFO")
+    return {**found, "stderr": stderr}
 
 
 def test_the_flow_runs_on_the_server_started_in_the_background(seen: dict) -> None:
@@ -95,6 +96,11 @@ def test_the_api_url_is_the_servers_only_while_serving_and_the_server_stays_for_
         seen: dict) -> None:
     assert seen["after"] is None                # the process's settings as they were
     assert seen["same_server_again"] is True    # one temporary server per process, as Prefect's
+
+
+def test_the_run_logs_no_link_to_a_ui_the_temporary_server_does_not_serve(seen: dict) -> None:
+    assert "Beginning flow run" in seen["stderr"]
+    assert "View at" not in seen["stderr"], seen["stderr"][-2000:]
 
 
 def test_the_server_stops_when_the_process_exits(seen: dict) -> None:
