@@ -30,7 +30,7 @@ from typing import Any
 
 from panro import memory, transform
 from panro.settings import DataDirs
-from panro.subprocess_life import exit_with, quick_exit
+from panro.subprocess_life import exit_with, pool_processes, quick_exit
 
 log = logging.getLogger("panro.dbt_worker")
 
@@ -76,13 +76,10 @@ class DbtWorker:
                                          initializer=_warm_up, initargs=(dirs, os.getpid()))
         self._pool.submit(int)  # the process starts (and imports dbt) now, not at the first command
 
-    def _processes(self) -> list[Any]:
-        return list((getattr(self._pool, "_processes", None) or {}).values())  # gone after shutdown
-
     @property
     def pid(self) -> int | None:
         """The worker's process id (None once it is gone)."""
-        processes = self._processes()
+        processes = pool_processes(self._pool)
         return processes[0].pid if processes else None
 
     def _call(self, fn: Any, what: str) -> Any:
@@ -108,12 +105,12 @@ class DbtWorker:
     @property
     def alive(self) -> bool:
         """The process is running and takes commands (not killed, not closed)."""
-        processes = self._processes()
+        processes = pool_processes(self._pool)
         return bool(processes) and all(p.is_alive() for p in processes) and not getattr(self._pool, "_broken", False)
 
     def close(self, *, kill: bool = False) -> None:
         """Stop the worker: once idle, or at once with `kill` (a run that ends early does not wait for dbt)."""
-        processes = self._processes()
+        processes = pool_processes(self._pool)
         if kill:
             for p in processes:
                 p.kill()

@@ -34,7 +34,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from panro.settings import DataDirs
-from panro.subprocess_life import exit_with
+from panro.subprocess_life import exit_with, pool_processes
 
 if TYPE_CHECKING:
     import duckdb
@@ -153,7 +153,7 @@ class Helpers:
 
     @property
     def pids(self) -> list[int]:
-        return [p.pid for p in (getattr(self._pool, "_processes", None) or {}).values()]
+        return [p.pid for p in pool_processes(self._pool) if p.pid is not None]
 
     def close(self) -> None:
         """Stop the helpers once idle; their memory goes back as they exit (the run does not wait)."""

@@ -4,6 +4,7 @@
   so no orphan keeps working on the run's files.
 - `quick_exit()`: at its exit, the process leaves its objects to the operating system instead of
   collecting them once more (seconds for dbt's or Great Expectations' objects; see `panro.cli.entry`).
+- `pool_processes(pool)`: in the run's process, the processes of a process pool.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import gc
 import os
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing.process import BaseProcess
 
 
 def exit_with(parent: int) -> None:
@@ -28,3 +31,9 @@ def exit_with(parent: int) -> None:
 def quick_exit() -> None:
     """In a helper process: skip the collection of every live object at exit (the run waits for it)."""
     atexit.register(gc.freeze)
+
+
+def pool_processes(pool: ProcessPoolExecutor) -> list[BaseProcess]:
+    """The pool's processes (none before the first task or after shutdown). The standard library
+    keeps them in a private attribute; without it, none are known, which callers treat as gone."""
+    return list((getattr(pool, "_processes", None) or {}).values())
