@@ -3,7 +3,8 @@
 With no `PREFECT_API_URL`, the first flow call starts a temporary Prefect server (a uvicorn
 subprocess; several seconds, more on a fresh PREFECT_HOME) and waits for it. To start it, Prefect
 also imports its server module into the calling process: about 3 s of CPU for a process that
-never serves anything (measured: the run's process took 8.4 s of CPU instead of 10.5 s without it).
+never serves anything (measured in 2023 backfills: the run's process took 8.4–8.9 s of CPU this
+way, 10.3–10.9 s when Prefect's server object, and with it that module, was in the process).
 
 The command line launches the same uvicorn process first thing instead (the command and
 environment `SubprocessASGIServer` gives it in the Prefect version mirrored here), imports the
