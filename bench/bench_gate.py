@@ -304,8 +304,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="check feeds in this many helper processes, as a backfill does (panro.helpers)")
     parser.add_argument("--rounds", type=int, default=3, help="paired SQL / gate-checks rounds (median reported)")
     args = parser.parse_args(argv)
-    with contextlib.ExitStack() as stack:
-        helpers = stack.enter_context(Helpers(args.helpers)) if args.helpers else None
+    with Helpers(args.helpers) if args.helpers else contextlib.nullcontext() as helpers:
         return _measure(args, helpers)
 
 

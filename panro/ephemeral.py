@@ -121,7 +121,7 @@ def serving(server: TemporaryServer | None) -> Iterator[None]:
     try:
         yield
     finally:
-        _drain_to(server)
+        _drain()
         for name, value in prior.items():
             if value is None:
                 os.environ.pop(name, None)
@@ -130,8 +130,8 @@ def serving(server: TemporaryServer | None) -> Iterator[None]:
         refresh_global_settings_context()
 
 
-def _drain_to(server: TemporaryServer) -> None:
-    """Send the run's last logs and events to its server now. Prefect keeps one sender per kind of
+def _drain() -> None:
+    """Send the run's last logs and events to the server now. Prefect keeps one sender per kind of
     client, which reads the API URL once: a later run in this process on another server (a test's)
     must get a new one."""
     from prefect.events.worker import EventsWorker
