@@ -236,7 +236,9 @@ def main(argv: list[str] | None = None) -> int:
     # no PREFECT_API_URL: the temporary server, as on a newcomer's machine (a blank one would be
     # dropped by the CLI too, panro.ephemeral.forget_blank_api_url)
     os.environ.pop("PREFECT_API_URL", None)
-    env = {"PREFECT_HOME": str(work / "prefect-home"), "DO_NOT_TRACK": "1"}
+    # as the command line sets them (panro.cli): no usage statistics; the server's telemetry service
+    # would also write to a fresh Prefect home's database while it is created ("database is locked")
+    env = {"PREFECT_HOME": str(work / "prefect-home"), "DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     try:
         landing = args.landing
         if landing is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterable
+from functools import lru_cache
 from pathlib import Path
 
 import pyarrow as pa
@@ -57,6 +58,7 @@ def raw_path(dirs: DataDirs, contract: FeedContract, file_name: str, checksum: s
     return dirs.raw / contract.partner / contract.feed / f"{file_name}@{checksum[:12]}.parquet"
 
 
+@lru_cache(maxsize=256)   # called for every batch the gate publishes (paths are slow to build)
 def published_dir(dirs: DataDirs, contract: FeedContract) -> Path:
     return dirs.published / contract.partner / contract.feed
 
@@ -75,21 +77,28 @@ _STATISTICS_COLUMNS = ["_batch_id"]
 
 
 def write_parquet_atomic(table: pa.Table, path: Path) -> None:
-    """Write next to the target, fsync, then rename: a reader sees the old file or the new, never half."""
+    """Write next to the target, fsync, then rename: a reader sees the old file or the new, never half.
+    The rename is durable once the folder is fsynced too (`fsync_path`), which a writer of many
+    files does once for all of them before it records them."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
         pq.write_table(table, tmp, compression="zstd", use_dictionary=_DICTIONARY_COLUMNS,
                        write_statistics=_STATISTICS_COLUMNS)
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_path(tmp)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def fsync_path(path: Path) -> None:
+    """fsync a file, or a folder: the renames made in it."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def ensure_published_schemas(dirs: DataDirs, contracts: tuple[FeedContract, ...]) -> None:

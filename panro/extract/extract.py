@@ -20,12 +20,13 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 from fsspec import AbstractFileSystem
 
-from panro.batches import raw_path, raw_schema, write_parquet_atomic
+from panro.batches import fsync_path, raw_path, raw_schema, write_parquet_atomic
 from panro.contracts import FeedContract, load_contracts
 from panro.extract.checksum import same_stat, sha256_hex
 from panro.extract.discover import LandingFile, discover, open_landing
@@ -177,26 +178,31 @@ def _known_versions(ledger: Ledger) -> dict[tuple[str, str, str], list[Batch]]:
     return versions
 
 
-def _process_many(ctx: _Context, tasks: list[_Task]) -> list[_Done]:
-    """Several files, one after the other (in a helper process: one round trip for them all)."""
-    return [_process(ctx, task) for task in tasks]
-
-
 def _run(ctx: _Context, ledger: Ledger, tasks: list[_Task], workers: int,
          helpers: Helpers | None = None) -> list[FileResult]:
     """Process the tasks on the helpers' processes (a few files per call) or on a thread pool, biggest
-    files first; write ledger entries in batches as results come in."""
+    files first; write ledger entries in batches as results come in.
+
+    Each raw file is fsynced as it is written; before a ledger transaction records new ones, their
+    folders are fsynced too, so the renames that put them in place are durable: the ledger never
+    names a raw batch a crash could lose."""
     results: list[FileResult] = []
     adds: list[Batch] = []
     updates: list[tuple[str, dict[str, Any]]] = []
+    folders: set[Path] = set()            # the folders of the raw files written since the last transaction
 
     def flush() -> None:
+        for folder in folders:
+            fsync_path(folder)
+        folders.clear()
         ledger.add_many(adds)
         ledger.update_many(updates)
         adds.clear()
         updates.clear()
 
     def record(done: _Done) -> None:
+        if done.result.outcome == "extracted" and done.result.raw_path:   # its raw file is new
+            folders.add(Path(done.result.raw_path).parent)
         results.append(done.result)
         if done.add is not None:
             adds.append(done.add)

@@ -53,7 +53,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from panro import quarantine as q
-from panro.batches import ensure_published_schemas, published_path, raw_schema, write_parquet_atomic
+from panro.batches import ensure_published_schemas, fsync_path, published_path, raw_schema, write_parquet_atomic
 from panro.contracts import FeedContract, load_contracts
 from panro.gate.docs import DocsJob
 from panro.gate.state import write_index
@@ -674,8 +674,8 @@ def _link_atomic(src: Path, dst: Path) -> None:
 
     A hard link (no bytes copied: raw files are written once, under their checksum, and never
     changed in place) or, where the zones cannot share a file (another file system), an fsynced
-    copy; made next to the target and renamed over it, like `write_parquet_atomic`."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
+    copy; made next to the target and renamed over it, like `write_parquet_atomic`. The target's
+    folder exists (`_apply` makes each folder once)."""
     tmp = dst.with_name(f".{dst.name}.{uuid.uuid4().hex}.tmp")
     try:
         try:
@@ -685,8 +685,9 @@ def _link_atomic(src: Path, dst: Path) -> None:
             with tmp.open("rb") as f:
                 os.fsync(f.fileno())
         os.replace(tmp, dst)
-    finally:
+    except BaseException:
         tmp.unlink(missing_ok=True)
+        raise
 
 
 def _publish_table(a: _Audit, keep: np.ndarray | None) -> pa.Table:
@@ -699,7 +700,7 @@ def _apply(dirs: DataDirs, ledger: Ledger, decisions: list[_Decision], run_id: s
     """Publish or hold each decided batch (oldest version of a file first), then update the ledger at once.
 
     Published files are written by a small thread pool (each write is fsync-bound); the ledger is
-    updated in one statement per field set only after every file is in place.
+    updated in one statement per field set only after every file, and its rename, is durable.
     """
     decided_at = now_utc()
     updates: dict[str, dict[str, object]] = defaultdict(dict)
@@ -763,8 +764,12 @@ def _apply(dirs: DataDirs, ledger: Ledger, decisions: list[_Decision], run_id: s
 
     if dry_run:
         return outcomes
+    for folder in {path.parent for path in writes}:
+        folder.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(PUBLISH_THREADS) as pool:
         list(pool.map(write, writes.items()))
+    for folder in {path.parent for path in writes}:
+        fsync_path(folder)   # the renames, before the ledger says the files are there
     ledger.update_many(list(updates.items()))
     return outcomes
 
