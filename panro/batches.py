@@ -76,10 +76,10 @@ _DICTIONARY_COLUMNS = [f.name for f in LINEAGE if pa.types.is_string(f.type)]
 _STATISTICS_COLUMNS = ["_batch_id"]
 
 
-def write_parquet_atomic(table: pa.Table, path: Path) -> None:
+def write_parquet_atomic(table: pa.Table, path: Path, *, durable: bool = False) -> None:
     """Write next to the target, fsync, then rename: a reader sees the old file or the new, never half.
-    The rename is durable once the folder is fsynced too (`fsync_path`), which a writer of many
-    files does once for all of them before it records them."""
+    The rename is durable once the folder is fsynced too (`fsync_path`): `durable` does it here, for a
+    writer of one file; a writer of many does it once for all of them before it records them."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
@@ -90,6 +90,8 @@ def write_parquet_atomic(table: pa.Table, path: Path) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    if durable:
+        fsync_path(path.parent)
 
 
 def fsync_path(path: Path) -> None:

@@ -286,7 +286,7 @@ def _release(dirs: DataDirs, ledger: Ledger, entry: Entry, *, accept: bool, reas
         raise QuarantineError(f"the raw batch {batch.raw_path} is gone; ask the partner for a re-delivery")
     table = conform(pq.read_table(batch.raw_path), contract)
     write_parquet_atomic(table.replace_schema_metadata({"panro.batch_id": batch.batch_id}),
-                         published_path(dirs, contract, batch.file_name))
+                         published_path(dirs, contract, batch.file_name), durable=True)  # before the ledger names it
     updates: list[tuple[str, dict[str, object]]] = [(batch.batch_id, {
         "status": "published", "rows_delivered": table.num_rows, "rows_published": table.num_rows,
         "rows_rejected": 0, "decided_at": now_utc(), "decided_by": who,

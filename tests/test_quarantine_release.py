@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
+from panro import batches
 from panro import quarantine as q
 from panro.batches import published_path, raw_schema
 from panro.contracts import contract_for
@@ -89,6 +91,30 @@ def test_release_accept_publishes_as_is_and_records_who_and_why(dirs: DataDirs, 
     assert published_state(dirs, ledger).problems == []
     with pytest.raises(q.QuarantineError, match="not held"):
         q.release(dirs, done.id, accept=True, reason="again", who="kim", ledger=ledger)
+
+
+def test_an_accepted_batchs_published_file_is_durable_before_the_ledger_names_it(
+        dirs: DataDirs, ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
+    batch, _ = _held_snapshot(dirs, ledger)
+    published = published_path(dirs, contract_for(STORES), batch.file_name)
+    events: list[str] = []
+    real_fsync, real_update_many = batches.fsync_path, Ledger.update_many
+
+    def fsync_path(path: Path) -> None:
+        real_fsync(path)
+        events.append(f"fsync {path.name}" if path == published.parent else "fsync a file")
+
+    def update_many(self: Ledger, updates: list) -> None:
+        events.extend(f"ledger {fields['status']}" for bid, fields in updates if bid == batch.batch_id)
+        real_update_many(self, updates)
+
+    monkeypatch.setattr(batches, "fsync_path", fsync_path)
+    monkeypatch.setattr(Ledger, "update_many", update_many)
+    q.release(dirs, batch.checksum[:8], accept=True, reason="known test region", who="kim", ledger=ledger)
+
+    # the file's bytes, then the rename that put it in place, then the ledger entry that names it
+    # (the published zone's index, written from the ledger, comes after)
+    assert events[:3] == ["fsync a file", "fsync kdeal_stores", "ledger published"], events
 
 
 def test_release_reaudits_once_the_cause_is_settled(dirs: DataDirs, ledger: Ledger) -> None:
