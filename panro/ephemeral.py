@@ -7,12 +7,17 @@ never serves anything (measured in 2023 backfills: the run's process took 8.4–
 way, 10.3–10.9 s when Prefect's server object, and with it that module, was in the process).
 
 The command line launches the same uvicorn process first thing instead (the command and
-environment `SubprocessASGIServer` gives it in the Prefect version mirrored here), imports the
-pipeline while it boots, and points Prefect's client at it for the run (`serving`: the API URL in
-the process's settings, as Prefect's own test harness does). The flow then runs on it as on
-Prefect's own temporary server, and the run's process never imports the server module. Like
-Prefect's, it is one server per process, stopped when the process exits. Any other Prefect
-version, or a launch that fails or never answers, leaves the server to Prefect, as before.
+environment `SubprocessASGIServer` gives it in the Prefect version mirrored here), before it even
+imports Prefect itself: the server's boot (about 5 s of CPU, Prefect's import included) and this
+process's imports then run on two cores at once. A Prefect API URL that only Prefect's settings
+name (a profile, a settings file: read with Prefect's import) means no server was needed; the one
+launched is stopped. The command line imports the pipeline while the server boots, and points
+Prefect's client at it for the run (`serving`: the API URL in the process's settings, as Prefect's
+own test harness does). The flow then runs on it as on Prefect's own temporary server, and the
+run's process never imports the server module. Like Prefect's, it is one server per process,
+stopped when the process exits; on Linux also when the process is killed (SIGTERM, SIGKILL: no
+exit handler runs), by the kernel's parent-death signal. Any other Prefect version, or a launch
+that fails or never answers, leaves the server to Prefect, as before.
 
 A `PREFECT_API_URL` that is set but blank (`PREFECT_API_URL=` in a shell or an env file) means no
 server, as an operator expects. Prefect itself would start the temporary server for its API client
@@ -24,6 +29,8 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import importlib.metadata
+import importlib.util
 import os
 import socket
 import subprocess
@@ -32,6 +39,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 MIRRORED_PREFECT = "3.9."       # SubprocessASGIServer._run_uvicorn_command of this version
@@ -87,21 +95,31 @@ _server_lock = threading.Lock()
 
 def start_in_background() -> TemporaryServer | None:
     """Launch the temporary server if this process will need one and has none running; None if it
-    needs none (`PREFECT_API_URL` is set) or Prefect is to start its own (see the module's doc).
+    needs none (a Prefect API URL is configured) or Prefect is to start its own (see the module's doc).
 
-    Call it before anything imports Prefect: a blank PREFECT_API_URL is dropped first."""
+    Call it before anything imports Prefect: a blank PREFECT_API_URL is dropped first, and the server
+    is launched before this process imports Prefect (about 1.4 s of CPU), which the server process
+    does too, on another core. A server that Prefect's settings then name (in a profile or a
+    settings file, not the environment) means none was needed: the one launched is stopped."""
     global _server
     forget_blank_api_url()
-    from prefect.settings import PREFECT_API_URL
-
-    if PREFECT_API_URL.value():
+    if os.environ.get("PREFECT_API_URL"):
         return None
     with _server_lock:
         if _server is None or _server.process.poll() is not None:
             _server = _launch()
             if _server is not None:
                 atexit.register(_server.stop)
-        return _server
+        server = _server
+    from prefect.settings import PREFECT_API_URL
+
+    if PREFECT_API_URL.value():
+        with _server_lock:
+            if server is not None:
+                server.stop()
+                _server = None
+        return None
+    return server
 
 
 @contextlib.contextmanager
@@ -155,22 +173,47 @@ def _free_port() -> int:
 
 
 def _launch() -> TemporaryServer | None:
-    """The uvicorn process `SubprocessASGIServer._run_uvicorn_command` would start, started now."""
-    import prefect
-    from prefect.settings import get_current_settings
-
-    if not prefect.__version__.startswith(MIRRORED_PREFECT):
+    """The uvicorn process `SubprocessASGIServer._run_uvicorn_command` would start, started now,
+    without importing Prefect here. Prefect's own passes the server this process's Prefect settings
+    as variables; at the command line's start they are the environment's and those of the profile
+    and settings files, which the server process reads itself."""
+    try:
+        version = importlib.metadata.version("prefect")
+        spec = importlib.util.find_spec("prefect")
+    except (importlib.metadata.PackageNotFoundError, ImportError, ValueError):
+        return None
+    if not version.startswith(MIRRORED_PREFECT) or spec is None or spec.origin is None:
         return None
     try:
         port = _free_port()
         process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--app-dir", str(prefect.__module_path__.parent),
+            [sys.executable, *_uvicorn(), "--app-dir", str(Path(spec.origin).parent.parent),
              "--factory", "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(port),
              "--log-level", "error", "--lifespan", "on"],
             env={**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1",
-                 "PREFECT__SERVER_FINAL": "1",
-                 **get_current_settings().to_environment_variables(exclude_unset=True)},
+                 "PREFECT__SERVER_FINAL": "1"},
         )
     except OSError:
         return None
     return TemporaryServer(port, process)
+
+
+# `python -c _ENDS_WITH_LAUNCHER PID …` is `python -m uvicorn …` in a process the kernel stops
+# (SIGTERM: uvicorn's graceful stop) when the process PID that launched it ends, however it ends:
+# a run killed with SIGTERM or SIGKILL skips its `atexit`, and would leave the server running.
+_ENDS_WITH_LAUNCHER = """\
+import ctypes, os, runpy, signal, sys
+launcher = int(sys.argv.pop(1))
+ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+if os.getppid() != launcher:  # it ended before the line above
+    sys.exit(1)
+sys.argv[0] = "uvicorn"
+runpy.run_module("uvicorn", run_name="__main__", alter_sys=True)
+"""
+
+
+def _uvicorn() -> list[str]:
+    """The interpreter's arguments that run uvicorn: on Linux, ending with this process."""
+    if sys.platform.startswith("linux"):
+        return ["-c", _ENDS_WITH_LAUNCHER, str(os.getpid())]
+    return ["-m", "uvicorn"]

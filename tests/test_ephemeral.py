@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -107,6 +109,41 @@ def test_the_server_stops_when_the_process_exits(seen: dict) -> None:
     assert not alive(seen["server_pid"])
 
 
+KILLED = """
+import sys, time
+from panro import ephemeral
+server = ephemeral.start_in_background()
+print(server.process.pid, server.wait_until_up(), flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the kernel's parent-death signal")
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGKILL"])
+def test_the_server_stops_when_the_process_is_killed(tmp_path: Path, signal_name: str) -> None:
+    """A run killed by a scheduler skips its exit handlers; its temporary server does not outlive it."""
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_LOGGING_LEVEL": "ERROR"}
+    env.pop("PREFECT_API_URL", None)
+    run = subprocess.Popen([sys.executable, "-c", KILLED], env=env, stdout=subprocess.PIPE, text=True)
+    pid = ""
+    try:
+        assert run.stdout is not None
+        pid, up = run.stdout.readline().split()
+        assert up == "True"
+        assert alive(int(pid))
+        run.send_signal(getattr(signal, signal_name))
+        run.wait(timeout=30)
+        deadline = time.monotonic() + 15
+        while alive(int(pid)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not alive(int(pid))
+    finally:
+        run.kill()
+        run.wait()
+        if pid and alive(int(pid)):
+            os.kill(int(pid), signal.SIGKILL)   # no orphan left behind by a failing test
+
+
 def test_a_blank_api_url_means_the_temporary_server_with_its_events(tmp_path: Path) -> None:
     """`PREFECT_API_URL=` is no address: Prefect would run the flow on a temporary server but send
     its events to the blank one, logging an error with a traceback at every state change."""
@@ -124,6 +161,41 @@ def test_with_a_configured_server_no_temporary_one_is_started(tmp_path: Path) ->
             "    url = os.environ['PREFECT_API_URL']\n"
             "print(json.dumps({'server': server is None, 'children': children(), 'url': url}))\n")
     seen, _ = run_script(tmp_path, code, PREFECT_API_URL="http://127.0.0.1:9/api")  # never contacted
+    assert seen == {"server": True, "children": [], "url": "http://127.0.0.1:9/api"}
+
+
+def test_the_server_is_launched_before_the_process_imports_prefect(tmp_path: Path) -> None:
+    """Prefect's import (~1.4 s of CPU) in this process overlaps the server's own boot."""
+    code = ("import json, subprocess, sys\n"
+            "launches = []\n"
+            "popen = subprocess.Popen.__init__\n"
+            "def recording(self, args, *a, **k):\n"
+            "    launches.append('prefect' in sys.modules)\n"
+            "    popen(self, args, *a, **k)\n"
+            "subprocess.Popen.__init__ = recording\n"
+            "from panro import ephemeral\n"
+            "server = ephemeral.start_in_background()\n"
+            "print(json.dumps({'prefect_imported_at_launch': launches, 'server': server is not None,\n"
+            "                  'up': server.wait_until_up()}))\n")
+    seen, _ = run_script(tmp_path, code)
+    assert seen == {"prefect_imported_at_launch": [False], "server": True, "up": True}
+
+
+def test_a_server_named_in_a_prefect_profile_stops_the_one_launched_ahead(tmp_path: Path) -> None:
+    """The server is launched before Prefect reads its settings; a profile's PREFECT_API_URL, read
+    with them, means none was needed: it is stopped, and the runs go to the profile's server."""
+    home = tmp_path / "prefect"
+    home.mkdir()
+    (home / "profiles.toml").write_text('active = "remote"\n\n[profiles.remote]\n'
+                                        'PREFECT_API_URL = "http://127.0.0.1:9/api"\n')
+    code = ("import json\n"
+            "from panro import ephemeral\n"
+            "server = ephemeral.start_in_background()\n"
+            "from prefect.settings import PREFECT_API_URL\n"
+            "with ephemeral.serving(server):\n"
+            "    url = PREFECT_API_URL.value()\n"
+            "print(json.dumps({'server': server is None, 'children': children(), 'url': url}))\n")
+    seen, _ = run_script(tmp_path, code)   # never contacted
     assert seen == {"server": True, "children": [], "url": "http://127.0.0.1:9/api"}
 
 
