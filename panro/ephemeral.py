@@ -213,7 +213,9 @@ runpy.run_module("uvicorn", run_name="__main__", alter_sys=True)
 
 
 def _uvicorn() -> list[str]:
-    """The interpreter's arguments that run uvicorn: on Linux, ending with this process."""
+    """The interpreter's arguments that run uvicorn: on Linux, ending with this process. (The
+    kernel's signal follows the thread that launched it: the command line launches it from its main
+    thread, which lasts as long as the process.)"""
     if sys.platform.startswith("linux"):
         return ["-c", _ENDS_WITH_LAUNCHER, str(os.getpid())]
     return ["-m", "uvicorn"]
