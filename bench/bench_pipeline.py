@@ -208,16 +208,16 @@ def backfill(landing: Path, work: Path, env: dict[str, str], with_reference: boo
     eph = median([m.wall_s for m, _ in ephemeral])
     srv = median([m.wall_s for m, _ in served])
 
-    def rounds(runs: list, against: list[float]) -> str:
+    def round_by_round(runs: list, against: list[float]) -> str:
         return ", ".join(f"{m.wall_s / t:.2f}" for (m, _), t in zip(runs, against, strict=True))
 
     print(f"  ratio          {eph / ref_total:8.2f} ×  (medians: pipeline wall / reference phases; target ≤ 2×); "
-          f"round by round: {rounds(ephemeral, totals)}")
+          f"round by round: {round_by_round(ephemeral, totals)}")
     print(f"  ratio, whole processes {eph / ref_whole:5.2f} ×  (pipeline wall / reference process less dbt's "
-          f"preparation); round by round: {rounds(ephemeral, wholes)}")
+          f"preparation); round by round: {round_by_round(ephemeral, wholes)}")
     print(f"  ratio, reference without dbt's data tests {eph / no_tests:5.2f} ×")
     print(f"  ratio, Prefect server already running {srv / ref_total:5.2f} × "
-          f"(whole processes {srv / ref_whole:.2f} ×); round by round: {rounds(served, totals)}")
+          f"(whole processes {srv / ref_whole:.2f} ×); round by round: {round_by_round(served, totals)}")
     in_flow = [sum(v for k, v in st.items() if k != "report") for _, st in ephemeral]
     print(f"  ratio in-flow  {median(in_flow) / ref_total:8.2f} ×  (the pipeline's stages only: no start-up, Prefect)")
     for stage, ref_phases in (("extract", ("read",)), ("audit", ("checks",)), ("transform", ("transform", "tests"))):

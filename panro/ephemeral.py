@@ -15,9 +15,9 @@ launched is stopped. The command line imports the pipeline while the server boot
 Prefect's client at it for the run (`serving`: the API URL in the process's settings, as Prefect's
 own test harness does). The flow then runs on it as on Prefect's own temporary server, and the
 run's process never imports the server module. Like Prefect's, it is one server per process,
-stopped when the process exits; on Linux also when the process is killed (SIGTERM, SIGKILL: no
-exit handler runs), by the kernel's parent-death signal. Any other Prefect version, or a launch
-that fails or never answers, leaves the server to Prefect, as before.
+stopped when the process exits, and also when the process is killed (SIGTERM, SIGKILL: no exit
+handler runs), as the run's other processes are (`panro.subprocess_life.exit_with`). Any other
+Prefect version, or a launch that fails or never answers, leaves the server to Prefect, as before.
 
 A `PREFECT_API_URL` that is set but blank (`PREFECT_API_URL=` in a shell or an env file) means no
 server, as an operator expects. Prefect itself would start the temporary server for its API client
@@ -198,24 +198,18 @@ def _launch() -> TemporaryServer | None:
     return TemporaryServer(port, process)
 
 
-# `python -c _ENDS_WITH_LAUNCHER PID …` is `python -m uvicorn …` in a process the kernel stops
-# (SIGTERM: uvicorn's graceful stop) when the process PID that launched it ends, however it ends:
-# a run killed with SIGTERM or SIGKILL skips its `atexit`, and would leave the server running.
+# `python -c _ENDS_WITH_LAUNCHER PID …` is `python -m uvicorn …` in a process that stops (SIGTERM:
+# uvicorn's graceful stop) once the process PID that launched it is gone, however it ended: a run
+# killed with SIGTERM or SIGKILL skips its `atexit`, and would leave the server running.
 _ENDS_WITH_LAUNCHER = """\
-import ctypes, os, runpy, signal, sys
-launcher = int(sys.argv.pop(1))
-ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-if os.getppid() != launcher:  # it ended before the line above
-    sys.exit(1)
+import runpy, sys
+from panro.subprocess_life import exit_with
+exit_with(int(sys.argv.pop(1)), grace=5.0)
 sys.argv[0] = "uvicorn"
 runpy.run_module("uvicorn", run_name="__main__", alter_sys=True)
 """
 
 
 def _uvicorn() -> list[str]:
-    """The interpreter's arguments that run uvicorn: on Linux, ending with this process. (The
-    kernel's signal follows the thread that launched it: the command line launches it from its main
-    thread, which lasts as long as the process.)"""
-    if sys.platform.startswith("linux"):
-        return ["-c", _ENDS_WITH_LAUNCHER, str(os.getpid())]
-    return ["-m", "uvicorn"]
+    """The interpreter's arguments that run uvicorn, ending with this process."""
+    return ["-c", _ENDS_WITH_LAUNCHER, str(os.getpid())]

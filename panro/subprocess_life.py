@@ -1,4 +1,5 @@
-"""The life of a run's helper processes (the dbt process, panro.helpers): they end with the run.
+"""The life of a run's helper processes (the dbt process, panro.helpers, the temporary Prefect server
+of panro.ephemeral): they end with the run.
 
 - `exit_with(parent)`: the process exits as soon as the run's process is gone (a crash, `kill -9`),
   so no orphan keeps working on the run's files.
@@ -12,17 +13,22 @@ from __future__ import annotations
 import atexit
 import gc
 import os
+import signal
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.process import BaseProcess
 
 
-def exit_with(parent: int) -> None:
-    """In a helper process: exit as soon as the process that started it is gone."""
+def exit_with(parent: int, *, grace: float | None = None) -> None:
+    """In a helper process: exit as soon as the process that started it is gone. With `grace`, it
+    is first asked to stop (SIGTERM: a server's graceful stop) and given that many seconds."""
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(0.1)
+        if grace is not None:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(grace)
         os._exit(1)
 
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
