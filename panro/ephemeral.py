@@ -14,7 +14,8 @@ name (a profile, a settings file: read with Prefect's import) means no server wa
 launched is stopped. The command line imports the pipeline while the server boots, and points
 Prefect's client at it for the run (`serving`: the API URL in the process's settings, as Prefect's
 own test harness does). The flow then runs on it as on Prefect's own temporary server, and the
-run's process never imports the server module. Like Prefect's, it is one server per process,
+run's process never imports the server module (and its flows send no heartbeats, which a server
+that stops with the run cannot use: `HEARTBEAT`). Like Prefect's, it is one server per process,
 stopped when the process exits, and also when the process is killed (SIGTERM, SIGKILL: no exit
 handler runs), as the run's other processes are (`panro.subprocess_life.exit_with`). Any other
 Prefect version, or a launch that fails or never answers, leaves the server to Prefect, as before.
@@ -43,6 +44,12 @@ from pathlib import Path
 from typing import Any
 
 MIRRORED_PREFECT = "3.9."       # SubprocessASGIServer._run_uvicorn_command of this version
+# A flow run's heartbeats tell a server that the run's process is still alive, so that a lost run
+# can be marked crashed. The temporary server stops with that process: no heartbeat can tell it
+# anything. And they cost each run up to a second at its end: Prefect 3.9 waits for its heartbeat
+# thread, which sleeps in steps of 1 s (measured: 0.7–1.2 s between a backfill's last task and its
+# flow's end). On the temporary server, flows run without them; a served deployment keeps them.
+HEARTBEAT = "flows.heartbeat_frequency"
 _START_TIMEOUT_S = 90.0
 _STOP_TIMEOUT_S = 5.0           # then killed, as SubprocessASGIServer.stop does
 
@@ -125,11 +132,13 @@ def start_in_background() -> TemporaryServer | None:
 @contextlib.contextmanager
 def serving(server: TemporaryServer | None) -> Iterator[None]:
     """Run the block's flows on `server` once it is up: Prefect's API URL is its, for this process,
-    until the block ends. Without a server that answers, Prefect is left to start its own."""
+    until the block ends, and the flows send no heartbeats (`HEARTBEAT`). Without a server that
+    answers, Prefect is left to start its own."""
     if server is None or not server.wait_until_up():
         yield
         return
     from prefect.context import refresh_global_settings_context
+    from prefect.settings import temporary_settings
 
     # no UI link in the run's log: the temporary server serves none, as with Prefect's own
     settings = {"PREFECT_API_URL": server.api_url, "PREFECT_UI_URL": os.environ.get("PREFECT_UI_URL", "")}
@@ -137,7 +146,8 @@ def serving(server: TemporaryServer | None) -> Iterator[None]:
     os.environ.update(settings)
     refresh_global_settings_context()
     try:
-        yield
+        with temporary_settings(updates={HEARTBEAT: None}):
+            yield
     finally:
         _drain()
         for name, value in prior.items():

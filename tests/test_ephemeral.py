@@ -37,19 +37,23 @@ launched = children()
 from prefect import flow, get_client
 
 @flow(name="ephemeral-probe")
-def probe() -> int:
-    return 1
+def probe() -> int | None:
+    from prefect.settings import get_current_settings
+
+    return get_current_settings().flows.heartbeat_frequency
 
 with ephemeral.serving(server):
     during = os.environ.get("PREFECT_API_URL")
-    probe()
+    heartbeat = probe()
     with get_client(sync_client=True) as client:
         runs = [r.name for r in client.read_flow_runs()]
         api = str(client.api_url)
 again = ephemeral.start_in_background()
+from prefect.settings import get_current_settings
 print(json.dumps({"launched": launched, "server_pid": server.process.pid, "url": server.api_url,
                   "during": during, "after": os.environ.get("PREFECT_API_URL"), "api": api, "runs": len(runs),
-                  "same_server_again": again is server, "children": children(),
+                  "same_server_again": again is server, "children": children(), "heartbeat": heartbeat,
+                  "heartbeat_after": get_current_settings().flows.heartbeat_frequency,
                   "server_module": "prefect.server.api.server" in sys.modules}))
 """
 
@@ -98,6 +102,13 @@ def test_the_api_url_is_the_servers_only_while_serving_and_the_server_stays_for_
         seen: dict) -> None:
     assert seen["after"] is None                # the process's settings as they were
     assert seen["same_server_again"] is True    # one temporary server per process, as Prefect's
+
+
+def test_flows_on_the_temporary_server_send_no_heartbeats_and_the_setting_is_restored_after(seen: dict) -> None:
+    """A heartbeat tells a server the run's process is alive; this server stops with that process.
+    Prefect's default (one every 180 s) is back once the block ends."""
+    assert seen["heartbeat"] is None
+    assert seen["heartbeat_after"] == 180
 
 
 def test_the_run_logs_no_link_to_a_ui_the_temporary_server_does_not_serve(seen: dict) -> None:
