@@ -285,8 +285,8 @@ def _release(dirs: DataDirs, ledger: Ledger, entry: Entry, *, accept: bool, reas
     if not batch.raw_path or not Path(batch.raw_path).exists():
         raise QuarantineError(f"the raw batch {batch.raw_path} is gone; ask the partner for a re-delivery")
     table = conform(pq.read_table(batch.raw_path), contract)
-    write_parquet_atomic(table.replace_schema_metadata({"panro.batch_id": batch.batch_id}),
-                         published_path(dirs, contract, batch.file_name), durable=True)  # before the ledger names it
+    write_parquet_atomic(table.replace_schema_metadata({"panro.batch_id": batch.batch_id}),   # durable before
+                         published_path(dirs, contract, batch.file_name), sync="file_and_folder")  # the ledger names it
     updates: list[tuple[str, dict[str, object]]] = [(batch.batch_id, {
         "status": "published", "rows_delivered": table.num_rows, "rows_published": table.num_rows,
         "rows_rejected": 0, "decided_at": now_utc(), "decided_by": who,

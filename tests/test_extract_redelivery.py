@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import os
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from panro.batches import DurableWrites
 from panro.extract import extract
 from panro.ledger import Ledger
 from panro.settings import DataDirs
@@ -114,28 +114,32 @@ def test_a_touched_file_with_the_same_bytes_is_unchanged(dirs: DataDirs) -> None
     assert len(_versions(dirs, name)) == 1
 
 
-def test_the_ledger_records_raw_files_only_once_their_renames_are_durable(dirs: DataDirs, monkeypatch) -> None:
-    extraction = importlib.import_module("panro.extract.extract")   # the module, not its function
-    events: list[tuple[str, str]] = []
-    real_fsync, real_add_many = extraction.fsync_path, Ledger.add_many
+def test_the_ledger_records_raw_files_only_once_they_and_their_renames_are_durable(
+        dirs: DataDirs, monkeypatch) -> None:
+    events: list[tuple[str, ...]] = []
+    real_sync, real_add_many = DurableWrites.sync, Ledger.add_many
 
-    def fsync_path(path: Path) -> None:
-        real_fsync(path)
-        events.append(("fsync", path.name))
+    def sync(self: DurableWrites) -> None:
+        pending = tuple(sorted(p.name for p in self._files))
+        real_sync(self)
+        if pending:
+            events.append(("durable", *pending))
 
     def add_many(self: Ledger, batches: list) -> None:
         events.extend(("ledger", Path(b.raw_path).name) for b in batches if b.raw_path)
         real_add_many(self, batches)
 
-    monkeypatch.setattr(extraction, "fsync_path", fsync_path)
+    monkeypatch.setattr(DurableWrites, "sync", sync)
     monkeypatch.setattr(Ledger, "add_many", add_many)
     deliver(dirs, FEED, DAY)
     deliver(dirs, FEED, DAY + dt.timedelta(days=1))
     extract(dirs, [DAY, DAY + dt.timedelta(days=1)], today=TODAY)
 
-    # the folder the two new raw files were renamed into, then the ledger's two entries naming them
-    assert events[0] == ("fsync", "kdeal_orders")
-    assert sorted(events[1:]) == [("ledger", name) for name in _raw_files(dirs)] and len(events) == 3
+    # the two new raw files made durable together, then the ledger's two entries naming them
+    raw = _raw_files(dirs)
+    assert len(raw) == 2
+    assert events[0] == ("durable", *raw)
+    assert sorted(events[1:]) == [("ledger", name) for name in raw] and len(events) == 3
 
     events.clear()
     deliver(dirs, FEED, DAY)      # the same bytes again: no new file, nothing to make durable or record

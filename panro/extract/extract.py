@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 from fsspec import AbstractFileSystem
 
-from panro.batches import fsync_path, raw_path, raw_schema, write_parquet_atomic
+from panro.batches import DurableWrites, raw_path, raw_schema, write_parquet_atomic
 from panro.contracts import FeedContract, load_contracts
 from panro.extract.checksum import same_stat, sha256_hex
 from panro.extract.discover import LandingFile, discover, open_landing
@@ -128,7 +128,7 @@ def _decode(ctx: _Context, f: LandingFile, data: bytes, checksum: str, bid: str
     table = with_lineage(f.contract, decoded, batch=bid, business_date=f.business_date,
                          file_name=f.file_name, checksum=checksum, loaded_at=ctx.loaded_at)
     path = raw_path(ctx.dirs, f.contract, f.file_name, checksum)
-    write_parquet_atomic(table, path)
+    write_parquet_atomic(table, path, sync="later")   # made durable with others before the ledger names it
     return "extracted", table.num_rows, None, str(path)
 
 
@@ -183,18 +183,15 @@ def _run(ctx: _Context, ledger: Ledger, tasks: list[_Task], workers: int,
     """Process the tasks on the helpers' processes (a few files per call) or on a thread pool, biggest
     files first; write ledger entries in batches as results come in.
 
-    Each raw file is fsynced as it is written; before a ledger transaction records new ones, their
-    folders are fsynced too, so the renames that put them in place are durable: the ledger never
-    names a raw batch a crash could lose."""
+    Raw files are written without a sync of their own; before a ledger transaction records new ones,
+    they and the renames that put them in place are made durable together (`DurableWrites`): the
+    ledger never names a raw batch a crash could lose."""
     results: list[FileResult] = []
     adds: list[Batch] = []
     updates: list[tuple[str, dict[str, Any]]] = []
-    folders: set[Path] = set()            # the folders of the raw files written since the last transaction
 
     def flush() -> None:
-        for folder in folders:
-            fsync_path(folder)
-        folders.clear()
+        written.sync()
         ledger.add_many(adds)
         ledger.update_many(updates)
         adds.clear()
@@ -202,7 +199,7 @@ def _run(ctx: _Context, ledger: Ledger, tasks: list[_Task], workers: int,
 
     def record(done: _Done) -> None:
         if done.result.outcome == "extracted" and done.result.raw_path:   # its raw file is new
-            folders.add(Path(done.result.raw_path).parent)
+            written.add(Path(done.result.raw_path))
         results.append(done.result)
         if done.add is not None:
             adds.append(done.add)
@@ -215,30 +212,31 @@ def _run(ctx: _Context, ledger: Ledger, tasks: list[_Task], workers: int,
 
     # biggest files first: the pool stays busy to the end
     pending = sorted(tasks, key=lambda t: -t.file.size)
-    try:
-        if helpers is not None and len(pending) > 1:
-            pending = _in_processes(ctx, pending, helpers, record)
-        if workers <= 1 or len(pending) <= 1:
-            for task in pending:
-                record(_process(ctx, task))
-        elif pending:
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="extract") as pool:
-                queue = iter(pending)
-                running: set[Future[_Done]] = set()
-                for task in queue:  # keep a bounded number of files in flight (memory)
-                    running.add(pool.submit(_process, ctx, task))
-                    if len(running) >= workers * 2:
-                        break
-                while running:
-                    finished, running = wait(running, return_when=FIRST_COMPLETED)
-                    for fut in finished:
-                        record(fut.result())
-                        nxt = next(queue, None)
-                        if nxt is not None:
-                            running.add(pool.submit(_process, ctx, nxt))
-    finally:
-        flush()  # what was written to raw/ is in the ledger even when a later file errs
-    return results
+    with DurableWrites(ctx.dirs.raw) as written:   # the raw files written since the last transaction
+        try:
+            if helpers is not None and len(pending) > 1:
+                pending = _in_processes(ctx, pending, helpers, record)
+            if workers <= 1 or len(pending) <= 1:
+                for task in pending:
+                    record(_process(ctx, task))
+            elif pending:
+                with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="extract") as pool:
+                    queue = iter(pending)
+                    running: set[Future[_Done]] = set()
+                    for task in queue:  # keep a bounded number of files in flight (memory)
+                        running.add(pool.submit(_process, ctx, task))
+                        if len(running) >= workers * 2:
+                            break
+                    while running:
+                        finished, running = wait(running, return_when=FIRST_COMPLETED)
+                        for fut in finished:
+                            record(fut.result())
+                            nxt = next(queue, None)
+                            if nxt is not None:
+                                running.add(pool.submit(_process, ctx, nxt))
+        finally:
+            flush()  # what was written to raw/ is in the ledger even when a later file errs
+        return results
 
 
 def _process_many(ctx: _Context, tasks: list[_Task]) -> list[_Done]:
