@@ -94,7 +94,8 @@ def _render(job: DocsJob) -> Path:
     return job.build()
 
 
-_PRELOAD = ["panro.extract", "panro.gate.gx", "panro.gate.wap"]
+# the forkserver's exit first (it must not take seconds once the run is over), then what helpers use
+_PRELOAD = ["panro.forkserver_exit", "panro.extract", "panro.gate.gx", "panro.gate.wap"]
 MAX_PROCESSES = 4
 
 
