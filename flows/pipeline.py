@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import get_run_context
+from prefect.utilities.annotations import quote
 
 from panro import dbt_worker, faults, gate, memory, notify, report
 from panro.dbt_worker import DbtWorker
@@ -183,7 +184,8 @@ def _announce(dirs: DataDirs, outcome: RunOutcome, dbt: DbtWorker) -> None:
     log = get_run_logger()
     try:
         outcome.kpis = report.read_kpis(dirs) if outcome.published else []
-        _timed(outcome.timings, "report", lambda: report_run(dirs, outcome, dbt))
+        # quoted: Prefect would walk through every batch of the outcome looking for futures (twice)
+        _timed(outcome.timings, "report", lambda: report_run(dirs, quote(outcome), dbt))
     except Exception as e:  # the run's data is published; a broken report is logged, not fatal
         log.error("could not write the run report: %s: %s", type(e).__name__, e)
     for b in outcome.held_back:
@@ -207,7 +209,7 @@ def nightly(run_date: str | None = None, data_dir: str | None = None, landing: s
     """The nightly job for business date `run_date` (default: yesterday in KST), plus late files."""
     day = dt.date.fromisoformat(run_date) if run_date else yesterday_kst()
     outcome = run_pipeline(_dirs(data_dir, landing), [day], "nightly")
-    return outcome.as_dict()
+    return outcome.summary()
 
 
 @flow(name="panro-backfill", log_prints=True)
@@ -218,7 +220,7 @@ def backfill(start: str, end: str, data_dir: str | None = None, landing: str | N
         raise ValueError(f"backfill end {last} is before its start {first}")
     dates = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
     outcome = run_pipeline(_dirs(data_dir, landing), dates, "backfill")
-    return outcome.as_dict()
+    return outcome.summary()
 
 
 if __name__ == "__main__":  # pragma: no cover - `python -m flows.pipeline [DATE]`

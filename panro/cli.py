@@ -142,10 +142,9 @@ def _run_flow(fn_name: str, dirs: DataDirs, **params: object) -> int:
         return EXIT_FAILED
     from panro.outcome import describe
 
-    for b in result["batches"]:
-        if b["status"] in ("quarantined", "failed"):
-            line = describe(b["partner"], b["feed"], b["file_name"], b["status"], b["reason"])
-            print(f"held back: {line}", file=sys.stderr)
+    for b in result["held_back"]:
+        line = describe(b["partner"], b["feed"], b["file_name"], b["status"], b["reason"])
+        print(f"held back: {line}", file=sys.stderr)
     totals = result["totals"]
     print(f"{result['kind']} {result['dates'][0]} … {result['dates'][1]}: {totals['batches']} batches, "
           f"{totals['rows_delivered']:,} rows delivered, {totals['rows_published']:,} published, "

@@ -64,10 +64,19 @@ class RunOutcome:
         }
 
     def as_dict(self) -> dict[str, object]:
+        """Everything, every batch included (the run's report: reports/run-*.json)."""
         d = asdict(self)
         d["exit_code"] = self.exit_code
         d["totals"] = self.totals()
         return d
+
+    def summary(self) -> dict[str, object]:
+        """What a flow run returns: the run, its exit status and totals, and the batches it held back.
+        Every batch is in the run's report and its Prefect artifact; a backfill's thousands in the
+        return value also cost Prefect a walk through them all, looking for futures."""
+        return {"run_id": self.run_id, "kind": self.kind, "dates": self.dates, "published": self.published,
+                "error": self.error, "exit_code": self.exit_code, "totals": self.totals(),
+                "held_back": [asdict(b) for b in self.held_back], "timings": dict(self.timings)}
 
 
 def describe(partner: str, feed: str, file_name: str, status: str, reason: str | None) -> str:

@@ -42,6 +42,15 @@ def test_quarantined_rows_count_in_the_totals() -> None:
     assert (t["rows_delivered"], t["rows_published"], t["rows_quarantined"]) == (20, 10, 10)
 
 
+def test_a_flow_returns_its_totals_and_what_it_held_back_not_every_batch() -> None:
+    o = outcome("published", "published", "quarantined", "failed")
+    summary = o.summary()
+    assert summary["exit_code"] == 2 and summary["totals"] == o.totals()
+    assert [b["status"] for b in summary["held_back"]] == ["quarantined", "failed"]
+    assert "batches" not in summary          # all four are in the run's report (RunOutcome.as_dict)
+    assert len(o.as_dict()["batches"]) == 4
+
+
 def test_a_second_run_on_the_same_data_dir_is_refused(dirs: DataDirs) -> None:
     with run_lock(dirs), pytest.raises(RunInProgress, match="another panro run"), run_lock(dirs):
         pass
