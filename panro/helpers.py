@@ -10,13 +10,14 @@ processes of its own, as many as the machine has cores (at most `MAX_PROCESSES`)
   keeps the ledger, as with threads;
 - the gate: one feed per call (`panro.gate.wap.check_feed`), sending back per batch its failures at
   positions in the batch, its samples (personal data already masked) and its summary, not its rows;
-  the run's process decides and publishes, reading again from the raw zone only the batches it holds
-  or cuts rows from; then the run's Data Docs, rendered while the run's process publishes.
+  the run's process decides and publishes each feed meanwhile, reading again from the raw zone only
+  the batches it holds or cuts rows from; then the run's Data Docs, rendered while dbt starts.
 
 The processes fork from multiprocessing's forkserver, which loads the readers and the gate (Great
 Expectations, about 3 s of CPU) once for all of them; the command line starts it while Prefect's
 temporary server boots (`start_loading`), and a backfill's own process never loads GX. They stop
-right after the gate, giving their memory back before dbt builds. If they die, the files and feeds
+right after the gate (the one rendering the Data Docs once they are done), giving their memory
+back while dbt builds. If they die, the files and feeds
 they had not done are done in the run's process, on threads: the run goes on.
 """
 
@@ -157,8 +158,10 @@ class Helpers:
         return [p.pid for p in pool_processes(self._pool) if p.pid is not None]
 
     def close(self) -> None:
-        """Stop the helpers once idle; their memory goes back as they exit (the run does not wait)."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Stop the helpers once idle; their memory goes back as they exit (the run does not wait).
+        Work already given is done first: the Data Docs rendering the run joins later, or, after a
+        failure, a few files in vain (written atomically, and recorded by nobody)."""
+        self._pool.shutdown(wait=False)
 
     def __enter__(self) -> Helpers:
         return self

@@ -127,8 +127,10 @@ class Ledger:
 
     def get(self, batch_id: str) -> Batch | None:
         with self._cursor() as con:
-            row = con.execute(f"select {_COLUMNS} from batches where batch_id = ?", [batch_id]).fetchone()
-        return Batch(*row) if row else None
+            # fetchall: a result left unfinished (fetchone) makes the connection refuse the next
+            # statement, another thread's too
+            rows = con.execute(f"select {_COLUMNS} from batches where batch_id = ?", [batch_id]).fetchall()
+        return Batch(*rows[0]) if rows else None
 
     def add(self, batch: Batch) -> None:
         """Record a newly seen file version (fails if the version is already known)."""
@@ -226,5 +228,5 @@ class Ledger:
 
     def last_finished_run(self) -> dt.datetime | None:
         with self._cursor() as con:
-            row = con.execute("select max(finished_at) from runs where outcome is not null").fetchone()
-        return row[0] if row else None
+            rows = con.execute("select max(finished_at) from runs where outcome is not null").fetchall()
+        return rows[0][0] if rows else None

@@ -81,6 +81,27 @@ def test_data_docs_left_for_later_render_on_a_thread_of_their_own(dirs: DataDirs
     assert report.render_docs_in_background() is None                       # rendered once
 
 
+def test_a_backfills_helper_renders_the_data_docs_left_for_later_while_the_run_goes_on(
+        dirs: DataDirs, ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The gate does not wait for the helper rendering its Data Docs; the run joins it before its report."""
+    from panro.gate.docs import DocsJob
+    from panro.helpers import Helpers
+
+    built_here: list[str] = []
+    monkeypatch.setattr(DocsJob, "build", lambda job: built_here.append(job.run_id))  # this process only
+    feed = "yogiyo/orders"
+    write_batch(dirs, ledger, feed, clean_rows(feed, 50, D), day=D)
+    with Helpers(processes=1) as helpers:
+        report = audit(dirs, ledger, run_id="helped", today=TODAY, docs="later", helper=helpers)
+    assert report.counts()["published"] == 1 and report.data_docs is not None
+    thread = report.render_docs_in_background()
+    assert thread is not None
+    thread.join(timeout=120)
+    assert report.data_docs.exists() and built_here == []       # the helper rendered them, after the gate
+    pages = list((report.data_docs.parent / "validations").rglob("*.html"))
+    assert any("helped" in str(p) for p in pages), pages
+
+
 def test_a_corrected_redelivery_replaces_the_file(dirs: DataDirs, ledger: Ledger) -> None:
     feed = "yogiyo/orders"
     contract = contract_for(feed)
@@ -284,3 +305,29 @@ def test_a_helper_checks_each_gate_run_afresh_even_under_the_same_run_id(
     assert real.counts()["published"] == 1
     assert real.data_docs is not None and real.data_docs.exists()
     assert list((dirs.state / "gx_validations").rglob("*.json"))
+
+
+def test_a_feed_is_published_while_the_lanes_still_check_the_others(
+        dirs: DataDirs, ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run's process publishes each feed once it is decided, not all of them after the last check."""
+    from panro.gate import wap
+
+    big, small = "yogiyo/orders", "kakao/talkchannel"
+    first = write_batch(dirs, ledger, big, clean_rows(big, 300, D), day=D)
+    write_batch(dirs, ledger, small, clean_rows(small, 20, D), day=D)
+    seen: dict[str, bool] = {}
+    real_check = wap.check_feed
+
+    def check_feed(gxr, con, job):   # the smaller feed's check waits until the bigger one is published
+        if job.contract.name == small:
+            deadline = time.monotonic() + 30
+            while ledger.get(first.batch_id).status != "published" and time.monotonic() < deadline:
+                time.sleep(0.05)
+            seen["published meanwhile"] = ledger.get(first.batch_id).status == "published"
+        return real_check(gxr, con, job)
+
+    monkeypatch.setattr(wap, "check_feed", check_feed)
+    monkeypatch.setattr(wap, "AUDIT_THREADS", 1)   # one lane: the bigger feed is checked first, then the smaller
+    report = audit(dirs, ledger, run_id="pipelined", today=TODAY)
+    assert seen == {"published meanwhile": True}
+    assert report.counts()["published"] == 2 and [b.feed for b in report.batches] == ["talkchannel", "orders"]
