@@ -55,8 +55,15 @@ class HelperDied(RuntimeError):
 def _warm_up() -> None:
     """A helper's start, forked from the forkserver with the readers and GX loaded: it ends with its
     parent, the forkserver, which ends with the run's process (a forked helper exits through
-    `os._exit`, so Python does not collect its objects at exit anyway)."""
+    `os._exit`, so Python does not collect its objects at exit anyway).
+
+    A helper is one of a process per core: Arrow's thread pool (CSV decoding, conversions) and
+    DuckDB's (its reads, `_check`) would each start a thread per core in every helper, contending
+    with the other helpers for the same cores. Each helper works on one thread."""
+    import pyarrow as pa
+
     exit_with(os.getppid())
+    pa.set_cpu_count(1)
 
 
 # in the helper: the GX context of the gate run it checks for, and its DuckDB connection
@@ -79,7 +86,7 @@ def _check(dirs: DataDirs, run_id: str, run_time: dt.datetime, keep_results: boo
             _run[1].close()
         _run = ((run_id, run_time), GxRun(dirs, run_id, keep_results=keep_results, run_time=run_time))
     if _con is None:
-        _con = duckdb.connect()
+        _con = duckdb.connect(config={"threads": 1})   # one thread: see `_warm_up`
         _con.execute("set TimeZone = 'UTC'")
     gxr = _run[1]
     _, before = gxr.stored()

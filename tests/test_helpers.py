@@ -1,4 +1,5 @@
-"""A backfill's helpers end with the run: their forkserver exits without Python's finalization."""
+"""A backfill's helpers: one thread each, one process per core; they end with the run, their forkserver
+without Python's finalization."""
 
 from __future__ import annotations
 
@@ -38,3 +39,12 @@ def test_once_the_run_is_gone_the_forkserver_leaves_its_objects_to_the_os(
                           text=True, env={**os.environ, "PANRO_EXIT_PROBE": str(mark)}, timeout=120)
     assert done.returncode == 0, done.stderr
     assert mark.exists() is finalized
+
+
+def test_a_helper_works_on_one_thread_of_its_own_as_one_process_per_core() -> None:
+    import pyarrow as pa
+
+    before = pa.cpu_count()
+    with helpers.Helpers(processes=1) as h:
+        assert h.submit(pa.cpu_count).result() == 1      # Arrow's pool: one thread in the helper
+    assert pa.cpu_count() == before                         # this process keeps its own
