@@ -116,12 +116,13 @@ def publish_marts(dirs: DataDirs, run_id: str) -> Any:
 
 @task(name="report", cache_policy=NO_CACHE, timeout_seconds=600)
 def report_run(dirs: DataDirs, outcome: RunOutcome, dbt: DbtWorker) -> None:
-    """Prefect artifacts (batches table, KPI summary) and the HTML report under reports/, with dbt docs."""
-    if outcome.published:
-        docs = dbt.refresh_docs()
-        if docs is not None and not docs.success:
-            get_run_logger().warning("dbt docs could not be generated: %s", docs.summary())
+    """Prefect artifacts (batches table, KPI summary) and the HTML report under reports/, with dbt docs
+    (in dbt's process, meanwhile)."""
+    docs = dbt.refresh_docs_in_background() if outcome.published else None
     report.write(dirs, outcome)
+    generated = docs() if docs is not None else None
+    if generated is not None and not generated.success:
+        get_run_logger().warning("dbt docs could not be generated: %s", generated.summary())
 
 
 # -- the flows -----------------------------------------------------------------------------------

@@ -23,16 +23,18 @@ import logging
 import multiprocessing
 import os
 import threading
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from panro import memory, transform
 from panro.settings import DataDirs
 from panro.subprocess_life import exit_with, pool_processes, quick_exit
 
 log = logging.getLogger("panro.dbt_worker")
+T = TypeVar("T")
 
 
 class WorkerDied(RuntimeError):
@@ -67,8 +69,9 @@ def _nothing(dirs: DataDirs) -> None:
 
 
 class DbtWorker:
-    """One run's dbt process: `parse_ahead()`, then `build_for_run()` and `refresh_docs()` as in
-    panro.transform. Commands run one after the other, in the order given."""
+    """One run's dbt process: `parse_ahead()`, then `build_for_run()` and `refresh_docs_in_background()`,
+    which run panro.transform's `build_for_run` and `refresh_docs` there. Commands run one after the
+    other, in the order given."""
 
     def __init__(self, dirs: DataDirs) -> None:
         self.dirs = dirs
@@ -83,8 +86,12 @@ class DbtWorker:
         return processes[0].pid if processes else None
 
     def _call(self, fn: Any, what: str) -> Any:
+        return self._result(self._pool.submit(fn, self.dirs), what)
+
+    @staticmethod
+    def _result(future: Future[T], what: str) -> T:
         try:
-            return self._pool.submit(fn, self.dirs).result()
+            return future.result()
         except BrokenProcessPool as e:
             raise WorkerDied(f"the dbt process died during {what} (killed or out of memory?)") from e
 
@@ -99,8 +106,10 @@ class DbtWorker:
     def build_for_run(self) -> transform.DbtRun:
         return self._call(transform.build_for_run, "the build")
 
-    def refresh_docs(self) -> transform.DbtRun | None:
-        return self._call(transform.refresh_docs, "dbt docs")
+    def refresh_docs_in_background(self) -> Callable[[], transform.DbtRun | None]:
+        """Start `refresh_docs` in the dbt process; call what this returns for its result."""
+        future = self._pool.submit(transform.refresh_docs, self.dirs)
+        return lambda: self._result(future, "dbt docs")
 
     @property
     def alive(self) -> bool:
