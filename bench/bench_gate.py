@@ -211,9 +211,9 @@ def copy_data(src: Path, dst: Path) -> Path:
 
 
 def inject_defects(root: Path, every: int = 40, rows: int = 3) -> int:
-    """Break the first `rows` rows of every `every`-th non-empty raw file of each feed (schema unchanged):
+    """Break the first `rows` rows of every `every`-th non-empty batch of each feed (schema unchanged):
     a BRN check digit, a region, an enumeration, a money sign, a count and a timestamp — whatever the
-    feed has. Returns the number of files changed."""
+    feed has. Returns the number of batches changed."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -228,8 +228,13 @@ def inject_defects(root: Path, every: int = 40, rows: int = 3) -> int:
     changed = 0
     for feed, batches in by_feed.items():
         contract = contract_for(feed)
+        chosen: dict[str, list[str]] = defaultdict(list)      # raw file → the batches broken in it
         for b in batches[::every]:
-            table = pq.read_table(b.raw_path)
+            chosen[b.raw_path].append(b.batch_id)
+        for path, ids in chosen.items():
+            table = pq.read_table(path)
+            owner = table.column("_batch_id").to_pylist()
+            at = [n for bid in ids for n in [i for i, o in enumerate(owner) if o == bid][:rows]]
             for c in contract.columns:
                 if c.type != "string":
                     continue
@@ -238,10 +243,11 @@ def inject_defects(root: Path, every: int = 40, rows: int = 3) -> int:
                 if broken is None:
                     continue
                 values = table.column(c.name).to_pylist()
-                values[:rows] = [broken] * rows
+                for i in at:
+                    values[i] = broken
                 table = table.set_column(table.column_names.index(c.name), c.name, pa.array(values, pa.string()))
-            pq.write_table(table, b.raw_path, compression="zstd")
-            changed += 1
+            pq.write_table(table, path, compression="snappy")
+            changed += len(ids)
     return changed
 
 
@@ -251,7 +257,8 @@ def run_sql(pristine: Path) -> tuple[dict[str, float], dict[str, dict[str, int]]
         pending = [b for b in ledger.batches(status="extracted") if b.raw_path]
     by_feed: dict[str, list[str]] = defaultdict(list)
     for b in pending:
-        by_feed[b.feed_name].append(b.raw_path)
+        if b.raw_path not in by_feed[b.feed_name]:   # a raw file holds several batches of its feed
+            by_feed[b.feed_name].append(b.raw_path)
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     con.execute(BRN_MACRO)
@@ -314,7 +321,7 @@ def _measure(args: argparse.Namespace, helpers: Any) -> int:
         pristine = _prepare(args, work)
         if args.defects:
             pristine = copy_data(pristine, work / "defects")
-            print(f"defects injected into {inject_defects(pristine)} files")
+            print(f"defects injected into {inject_defects(pristine)} batches")
         for p in (pristine / "raw").rglob("*.parquet"):   # warm the page cache for both contenders alike
             p.read_bytes()
         run_gate(pristine, args.threads, dry_run=True, helpers=helpers)     # warm-up: imports, first-use costs

@@ -1,7 +1,9 @@
 """Raw and published batches on disk: their schema (source columns + lineage) and atomic writes.
 
-raw/<partner>/<feed>/<file_name>@<checksum12>.parquet   one file per delivered file version
-published/<partner>/<feed>/<file_name>.parquet          the current audited version of that file
+raw/<partner>/<feed>/<file_name>@<checksum12>.parquet   the rows of one delivered file version, or
+raw/<partner>/<feed>/<file_name>+<n>@<hash12>.parquet    of several, written together (a segment)
+published/<partner>/<feed>/<raw file name>              a raw file whose batches are published whole (a link)
+published/<partner>/<feed>/<file_name>.parquet          a version published without its rejected rows
 published/<partner>/<feed>/_schema.parquet              zero rows; keeps an empty feed readable
 published/_index.parquet                                 every published batch with its file (gate.state.write_index)
 """
@@ -9,15 +11,17 @@ published/_index.parquet                                 every published batch w
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import os
 import sys
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from panro.contracts import FeedContract
@@ -47,7 +51,7 @@ INDEX_FILE = "_index.parquet"
 INDEX_SCHEMA = pa.schema([
     ("feed", pa.string()),       # partner/feed, as the dbt source names it: source('partner', 'feed')
     ("batch_id", pa.string()),
-    ("path", pa.string()),       # the batch's file, relative to published/
+    ("path", pa.string()),       # the file holding the batch's rows (maybe others' too), relative to published/
 ])
 
 
@@ -58,7 +62,19 @@ def raw_schema(contract: FeedContract) -> pa.Schema:
 
 
 def raw_path(dirs: DataDirs, contract: FeedContract, file_name: str, checksum: str) -> Path:
+    """The raw file of one version of a delivered file, written on its own."""
     return dirs.raw / contract.partner / contract.feed / f"{file_name}@{checksum[:12]}.parquet"
+
+
+def segment_path(dirs: DataDirs, contract: FeedContract, versions: Sequence[tuple[str, str]]) -> Path:
+    """The raw file of several versions of delivered files of one feed, written together (a segment),
+    each given as (file name, checksum): named for its first file, the number of the others and a hash
+    of them all, so the same versions give the same name. One version: its own name (`raw_path`)."""
+    first, checksum = versions[0]
+    if len(versions) == 1:
+        return raw_path(dirs, contract, first, checksum)
+    digest = hashlib.sha256("\n".join(f"{name}@{sha}" for name, sha in versions).encode()).hexdigest()
+    return dirs.raw / contract.partner / contract.feed / f"{first}+{len(versions) - 1}@{digest[:12]}.parquet"
 
 
 @lru_cache(maxsize=256)   # called for every batch the gate publishes (paths are slow to build)
@@ -104,6 +120,15 @@ def write_parquet_atomic(table: pa.Table, path: Path, *, sync: Sync = "file") ->
         fsync_path(path.parent)
 
 
+def read_batch(path: str | Path, batch_id: str) -> pa.Table:
+    """The rows of one batch, in their order, from the raw file holding them: a segment holds several
+    batches' rows; a file without `_batch_id` (written by hand) is that batch's alone."""
+    table = pq.read_table(path).replace_schema_metadata(None)
+    if "_batch_id" not in table.column_names:
+        return table
+    return table.filter(pc.equal(table.column("_batch_id"), batch_id))
+
+
 def fsync_path(path: Path) -> None:
     """fsync a file, or a folder: the renames made in it."""
     fd = os.open(path, os.O_RDONLY)
@@ -146,14 +171,14 @@ class DurableWrites:
         self._root = root
         self._fd = os.open(root, os.O_RDONLY)
         self._device = os.fstat(self._fd).st_dev
-        self._files: list[Path] = []
+        self._files: dict[Path, None] = {}   # in the order added; a segment is added once per batch
 
     def add(self, path: Path) -> None:
-        self._files.append(path)
+        self._files[path] = None
 
     def sync(self) -> None:
         """Make every file added since the last sync, and its rename, durable."""
-        files, self._files = self._files, []
+        files, self._files = list(self._files), {}
         if not files:
             return
         folders = {path.parent for path in files}
@@ -187,12 +212,13 @@ def ensure_published_schemas(dirs: DataDirs, contracts: tuple[FeedContract, ...]
 
 
 def write_published_index(dirs: DataDirs, batches: Iterable[tuple[str, str, str, str]]) -> Path:
-    """Write `published/_index.parquet`: one row per (partner, feed, file_name, batch_id) published.
+    """Write `published/_index.parquet`: one row per published batch, given as (partner, feed,
+    batch_id, the path of the published file holding its rows).
 
     dbt's staging models read it to find the batches they do not hold yet, and the files to read
-    them from (dbt_project/macros/batches.sql)."""
-    rows = sorted((f"{partner}/{feed}", batch_id, f"{partner}/{feed}/{file_name}.parquet")
-                  for partner, feed, file_name, batch_id in batches)
+    them from (dbt_project/macros/batches.sql); a file may hold several batches' rows."""
+    rows = sorted((f"{partner}/{feed}", batch_id, Path(path).relative_to(dirs.published).as_posix())
+                  for partner, feed, batch_id, path in batches)
     table = pa.Table.from_pylist([dict(zip(INDEX_SCHEMA.names, r, strict=True)) for r in rows], schema=INDEX_SCHEMA)
     path = dirs.published / INDEX_FILE
     write_parquet_atomic(table, path)

@@ -37,10 +37,13 @@ create table if not exists batches (
     rows_delivered  bigint,
     rows_published  bigint,
     rows_rejected   bigint,
-    raw_path        varchar,
+    raw_path        varchar,               -- the raw file holding its rows (with other batches', maybe)
     decided_at      timestamptz,
-    decided_by      varchar                -- 'gate', or who released it
+    decided_by      varchar,               -- 'gate', or who released it
+    published_path  varchar                -- published: the file holding its rows, relative to published/
 );
+-- a ledger from before published_path
+alter table batches add column if not exists published_path varchar;
 create table if not exists runs (
     run_id       varchar primary key,
     kind         varchar not null,
@@ -72,6 +75,7 @@ class Batch:
     raw_path: str | None
     decided_at: dt.datetime | None
     decided_by: str | None
+    published_path: str | None = None   # published: the file with its rows, relative to published/
 
     @property
     def feed_name(self) -> str:
@@ -85,7 +89,7 @@ _ARROW = pa.schema([
     ("source_mtime", pa.float64()), ("business_date", pa.date32()), ("seen_at", pa.timestamp("us", tz="UTC")),
     ("status", pa.string()), ("reason", pa.string()), ("rows_delivered", pa.int64()),
     ("rows_published", pa.int64()), ("rows_rejected", pa.int64()), ("raw_path", pa.string()),
-    ("decided_at", pa.timestamp("us", tz="UTC")), ("decided_by", pa.string()),
+    ("decided_at", pa.timestamp("us", tz="UTC")), ("decided_by", pa.string()), ("published_path", pa.string()),
 ])
 
 

@@ -37,7 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from panro.batches import published_path, raw_schema, write_parquet_atomic
+from panro.batches import published_path, raw_schema, read_batch, write_parquet_atomic
 from panro.contracts import FeedContract, contract_for
 from panro.gate.state import write_index
 from panro.ledger import Batch, Ledger, now_utc
@@ -284,13 +284,15 @@ def _release(dirs: DataDirs, ledger: Ledger, entry: Entry, *, accept: bool, reas
         raise QuarantineError(f"no contract for {batch.feed_name}")
     if not batch.raw_path or not Path(batch.raw_path).exists():
         raise QuarantineError(f"the raw batch {batch.raw_path} is gone; ask the partner for a re-delivery")
-    table = conform(pq.read_table(batch.raw_path), contract)
-    write_parquet_atomic(table.replace_schema_metadata({"panro.batch_id": batch.batch_id}),   # durable before
-                         published_path(dirs, contract, batch.file_name), sync="file_and_folder")  # the ledger names it
+    table = conform(read_batch(batch.raw_path, batch.batch_id), contract)
+    target = published_path(dirs, contract, batch.file_name)   # a file of its own
+    write_parquet_atomic(table.replace_schema_metadata({"panro.batch_id": batch.batch_id}), target,
+                         sync="file_and_folder")   # durable before the ledger names it
     updates: list[tuple[str, dict[str, object]]] = [(batch.batch_id, {
         "status": "published", "rows_delivered": table.num_rows, "rows_published": table.num_rows,
         "rows_rejected": 0, "decided_at": now_utc(), "decided_by": who,
-        "reason": f"accepted as-is by {who}: {reason}"})]
+        "reason": f"accepted as-is by {who}: {reason}",
+        "published_path": target.relative_to(dirs.published).as_posix()})]
     for old in ledger.versions(batch.partner, batch.feed, batch.file_name):
         if old.batch_id != batch.batch_id and old.status in ("published", "quarantined"):
             updates.append((old.batch_id, {"status": "superseded"}))

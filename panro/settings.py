@@ -30,7 +30,7 @@ class DataDirs:
 
     @property
     def raw(self) -> Path:
-        """One typed Parquet batch per delivered file version."""
+        """Typed Parquet: the rows of every delivered file version (a feed's files of one run together)."""
         return self.root / "raw"
 
     @property

@@ -31,6 +31,7 @@ from tests.support.published import (
     warehouse_rows,
     warehouse_snapshot,
     write_published,
+    write_published_together,
     write_small_delivery,
 )
 
@@ -235,3 +236,27 @@ def test_staging_reads_the_batches_the_index_lists(tmp_path: Path) -> None:
     assert run_dbt(dirs, "build", exclude=MODELS_ONLY).success
     orders = warehouse_rows(dirs.work_warehouse, "staging.stg_kt__kdeal_orders")
     assert [r[0] for r in orders].count("O9") == 1
+
+
+def test_a_published_file_of_several_batches_counts_only_the_batches_the_index_lists(tmp_path: Path) -> None:
+    """The gate publishes a raw file of several delivered files as it is (a link); a file among them
+    replaced since by a newer version stays in it, and the index no longer lists it."""
+    dirs = DataDirs.from_env(tmp_path / "data")
+    write_small_delivery(dirs)
+    files = small_delivery_files()
+    for (feed, name) in list(files):
+        if feed == "kt/kdeal_orders":
+            remove_published(dirs, feed, name)
+    orders = {name: rows for (feed, name), rows in files.items() if feed == "kt/kdeal_orders"}
+    _, ids = write_published_together(dirs, "kt/kdeal_orders", orders)      # three files in one
+    corrected = [order("O3", M[4], "2023-05-05 10:00:00", "31,000", "3,000", "KC-1")]
+    write_published(dirs, "kt/kdeal_orders", "KDEAL_ORDER_20230505.csv", corrected)  # its newer version
+    index_published(dirs, leave_out=[ids["KDEAL_ORDER_20230505.csv"]])
+
+    for full_refresh in (True, False):   # a full build; an incremental one that finds nothing new
+        assert run_dbt(dirs, "build", full_refresh=full_refresh, exclude=MODELS_ONLY).success
+        with duckdb.connect(str(dirs.work_warehouse), read_only=True) as con:
+            rows = con.execute("select order_id, order_amount_krw, _source_file from staging.stg_kt__kdeal_orders "
+                               "order by all").fetchall()
+        assert rows == [("O1", 12000, "KDEAL_ORDER_20230410.csv"), ("O2", 8000, "KDEAL_ORDER_20230410.csv"),
+                        ("O3", 31000, "KDEAL_ORDER_20230505.csv"), ("O4", 20000, "KDEAL_ORDER_20230507.csv")]

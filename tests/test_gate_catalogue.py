@@ -23,9 +23,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from panro import quarantine as q
-from panro.batches import published_path
+from panro.batches import published_path, read_batch
 from panro.contracts import contract_for
 from panro.gate import audit, wap
+from panro.gate.state import published_file
 from panro.helpers import Helpers
 from panro.ledger import Ledger
 from panro.settings import DataDirs
@@ -245,10 +246,14 @@ def test_case_on_disk(run: Run, case: Case) -> None:
     """What the published zone and the quarantine folder hold adds up to what was delivered."""
     out = _outcome(run, case)
     contract = contract_for(case.feed)
-    published = published_path(run.dirs, contract, out.file_name)
-    on_disk = pq.read_metadata(published).num_rows if published.exists() else 0
+    with Ledger(run.dirs.ledger_path) as ledger:
+        batch = ledger.get(out.batch_id)
+    on_disk = 0
+    if out.outcome == Q:   # no earlier version: a held file publishes nothing
+        assert batch.published_path is None and not published_path(run.dirs, contract, out.file_name).exists()
+    else:
+        on_disk = read_batch(published_file(run.dirs, contract, batch), out.batch_id).num_rows
     assert on_disk == out.rows_published
-    assert published.exists() == (out.outcome != Q)          # no earlier version: a held file publishes nothing
     if out.outcome == P:
         assert out.quarantine_id is None
         return

@@ -13,9 +13,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from panro.batches import SCHEMA_FILE, published_dir, published_path, raw_schema
+from panro.batches import SCHEMA_FILE, published_dir, raw_schema, read_batch
 from panro.contracts import contract_for, load_contracts
 from panro.gate import audit, published_state
+from panro.gate.state import published_file
 from panro.ledger import Ledger
 from panro.settings import REPO_ROOT, DataDirs
 from tests.support.raw import clean_rows, write_batch
@@ -42,7 +43,7 @@ def test_clean_data_of_every_feed_passes_untouched(dirs: DataDirs, ledger: Ledge
     for c in contracts:
         b = ledger.get(batches[c.name].batch_id)
         assert (b.status, b.rows_published, b.rows_rejected, b.decided_by) == ("published", 150, 0, "gate")
-        published = pq.read_table(published_path(dirs, c, b.file_name))
+        published = pq.read_table(published_file(dirs, c, b))
         raw = pq.read_table(b.raw_path)
         assert published.schema.remove_metadata() == raw_schema(c)
         assert published.equals(raw.cast(raw_schema(c)))          # rows as delivered, in order
@@ -60,7 +61,7 @@ def test_a_batch_published_whole_takes_no_second_copy_on_disk(dirs: DataDirs, le
     feed = "yogiyo/orders"
     batch = write_batch(dirs, ledger, feed, clean_rows(feed, 120, D), day=D)
     audit(dirs, ledger, run_id="r1", today=TODAY)
-    published = published_path(dirs, contract_for(feed), batch.file_name)
+    published = published_file(dirs, contract_for(feed), ledger.get(batch.batch_id))
     raw = Path(ledger.get(batch.batch_id).raw_path)
     assert published.read_bytes() == raw.read_bytes()
     assert published.stat().st_ino == raw.stat().st_ino      # one file in both zones (a hard link)
@@ -127,7 +128,7 @@ def test_a_day_delivered_twice_in_one_run_publishes_the_newest(dirs: DataDirs, l
     report = audit(dirs, ledger, run_id="twice", today=TODAY)
     assert [b.outcome for b in report.batches] == ["published", "published"] and report.reconciled
     assert ledger.get(v1.batch_id).status == "superseded" and ledger.get(v2.batch_id).status == "published"
-    assert pq.read_metadata(published_path(dirs, contract_for(feed), v2.file_name)).num_rows == 110
+    assert read_batch(published_file(dirs, contract_for(feed), ledger.get(v2.batch_id)), v2.batch_id).num_rows == 110
     assert published_state(dirs, ledger).problems == []
 
 
@@ -145,7 +146,7 @@ def test_a_held_version_keeps_the_last_good_one_and_others_go_on(dirs: DataDirs,
     assert report.outcome(bad.file_name).outcome == "quarantined"
     assert report.outcome(fine.file_name).outcome == "published"
     assert ledger.get(good.batch_id).status == "published" and ledger.get(bad.batch_id).status == "quarantined"
-    published = pq.read_table(published_path(dirs, contract, good.file_name))
+    published = pq.read_table(published_file(dirs, contract, ledger.get(good.batch_id)))
     assert set(published.column("_batch_id").to_pylist()) == {good.batch_id}     # the last good data stays
     state = published_state(dirs, ledger)
     assert state.problems == [] and state.batch_ids() == {good.batch_id, fine.batch_id}
@@ -186,8 +187,8 @@ def test_published_state_names_every_disagreement(dirs: DataDirs, ledger: Ledger
     state = published_state(dirs, ledger)
     assert state.problems == [] and state.feed(feed)[0].batch_id == b.batch_id
     stray = published_dir(dirs, contract) / "zigzag_sales_20230506.parquet.parquet"
-    stray.write_bytes(published_path(dirs, contract, b.file_name).read_bytes())
-    published_path(dirs, contract, b.file_name).unlink()
+    stray.write_bytes(published_file(dirs, contract, ledger.get(b.batch_id)).read_bytes())
+    published_file(dirs, contract, ledger.get(b.batch_id)).unlink()
     problems = published_state(dirs, ledger).problems
     assert any("no file" in p for p in problems) and any("no published batch explains it" in p for p in problems)
 
@@ -201,13 +202,13 @@ def test_a_published_file_holding_another_version_than_the_ledgers_is_named(dirs
     audit(dirs, ledger, run_id="r1", today=TODAY)
     new = write_batch(dirs, ledger, feed, clean_rows(feed, 30, D), day=D)
     audit(dirs, ledger, run_id="r2", today=TODAY)
-    path = published_path(dirs, contract, new.file_name)
+    path = published_file(dirs, contract, ledger.get(new.batch_id))
     assert not (pq.read_metadata(path).metadata or {}).get(b"panro.batch_id")   # the raw file, linked
     assert published_state(dirs, ledger).problems == []
     path.unlink()
     path.write_bytes(Path(old.raw_path).read_bytes())    # the old version is back in the published zone
     problems = published_state(dirs, ledger).problems
-    assert any(f"the file holds {old.batch_id}, the ledger says {new.batch_id}" in p for p in problems), problems
+    assert any(f"{path.name} holds {old.batch_id}, the ledger says {new.batch_id}" in p for p in problems), problems
 
 
 def test_only_empty_files_pending(dirs: DataDirs, ledger: Ledger) -> None:
@@ -217,7 +218,7 @@ def test_only_empty_files_pending(dirs: DataDirs, ledger: Ledger) -> None:
     assert report.outcome(a.file_name).outcome == "published" and report.outcome(a.file_name).rules("warning") \
         == {"empty"}
     assert report.outcome(b.file_name).outcome == "quarantined" and report.outcome(b.file_name).rules() == {"empty"}
-    assert pq.read_metadata(published_path(dirs, contract_for("yogiyo/orders"), a.file_name)).num_rows == 0
+    assert pq.read_metadata(published_file(dirs, contract_for("yogiyo/orders"), ledger.get(a.batch_id))).num_rows == 0
     assert report.reconciled and report.rows_delivered == 0
 
 

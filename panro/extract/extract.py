@@ -2,6 +2,7 @@
 
     discover (fsspec) → select (dates, late and corrected files) → cheap (size, mtime) check →
     read + sha256 → decode per contract → raw/<partner>/<feed>/<file>@<sha12>.parquet → ledger
+                                          (a feed's files of one run together: `_segments`)
 
 One batch is one version of one delivered file (docs/architecture.md). The same bytes again do
 nothing; new bytes under the same name become a new batch, which the gate later publishes in place
@@ -19,14 +20,14 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 from fsspec import AbstractFileSystem
 
-from panro.batches import DurableWrites, raw_path, raw_schema, write_parquet_atomic
+from panro.batches import DurableWrites, raw_schema, segment_path, write_parquet_atomic
 from panro.contracts import FeedContract, load_contracts
 from panro.extract.checksum import same_stat, sha256_hex
 from panro.extract.discover import LandingFile, discover, open_landing
@@ -44,7 +45,8 @@ log = logging.getLogger("panro.extract")
 KST = dt.timezone(dt.timedelta(hours=9), "KST")
 FUTURE = "is after today"            # marks a failure that heals by itself once the date has come
 _FLUSH_EVERY = 200                    # ledger rows written per transaction
-_FILES_PER_CALL = 16                  # files per call to a helper process
+SEGMENT_FILES = 32                    # files of one feed written as one raw file, at most
+SEGMENT_BYTES = 16 * 1024 * 1024      # ... and as many delivered bytes
 
 
 def today_kst() -> dt.date:
@@ -89,6 +91,12 @@ class _Done:
     add: Batch | None = None                         # a new version for the ledger
     update: tuple[str, dict[str, Any]] | None = None  # a known version to change
 
+    def placed(self, path: str) -> _Done:
+        """The same, its rows written to the raw file `path`."""
+        return _Done(replace(self.result, raw_path=path),
+                     replace(self.add, raw_path=path) if self.add is not None else None,
+                     (self.update[0], {**self.update[1], "raw_path": path}) if self.update is not None else None)
+
 
 @dataclass
 class _Context:
@@ -109,30 +117,30 @@ def _heals(version: Batch, today: dt.date) -> bool:
 
 
 def _decode(ctx: _Context, f: LandingFile, data: bytes, checksum: str, bid: str
-            ) -> tuple[str, int | None, str | None, str | None]:
-    """(status, rows, reason, raw path) of one file version; writes its raw batch when it decodes."""
+            ) -> tuple[str, pa.Table | None, str | None]:
+    """(status, raw batch, reason) of one file version: its rows with their lineage when it decodes."""
     if f.date_problem:
-        return "failed", None, _reason(f, f.date_problem), None
+        return "failed", None, _reason(f, f.date_problem)
     assert f.business_date is not None
     if f.business_date > ctx.today:
         return "failed", None, _reason(
             f, f"the business date {f.business_date} in the file name {FUTURE} ({ctx.today}, Asia/Seoul): "
-               "a file holds activity of a finished day; expected a date up to today"), None
+               "a file holds activity of a finished day; expected a date up to today")
     try:
         decoded = decode(f.contract, data)
     except BadFile as e:
-        return "failed", None, _reason(f, e.detail), None
+        return "failed", None, _reason(f, e.detail)
     except Exception as e:  # a reader's library choked on the bytes: the file is bad, the run goes on
         return "failed", None, _reason(f, f"cannot be decoded as {f.contract.format} ({type(e).__name__}); "
-                                          f"expected a {f.contract.format} file per the feed contract"), None
+                                          f"expected a {f.contract.format} file per the feed contract")
     table = with_lineage(f.contract, decoded, batch=bid, business_date=f.business_date,
                          file_name=f.file_name, checksum=checksum, loaded_at=ctx.loaded_at)
-    path = raw_path(ctx.dirs, f.contract, f.file_name, checksum)
-    write_parquet_atomic(table, path, sync="later")   # made durable with others before the ledger names it
-    return "extracted", table.num_rows, None, str(path)
+    return "extracted", table, None
 
 
-def _process(ctx: _Context, task: _Task) -> _Done:
+def _process(ctx: _Context, task: _Task) -> tuple[_Done, pa.Table | None]:
+    """One file: what the ledger is to learn of it, and its raw batch when it is a new version to write
+    (its raw path is set once the segment holding it is written: `_process_segment`)."""
     f = task.file
     data = ctx.fs.cat_file(f.path)
     checksum = sha256_hex(data)
@@ -149,22 +157,45 @@ def _process(ctx: _Context, task: _Task) -> _Done:
         return _Done(FileResult(**base, outcome="unchanged", rows=known.rows_delivered,
                                 reason=known.reason if known.status == "failed" else None,
                                 raw_path=known.raw_path),
-                     update=(bid, {"source_mtime": f.mtime, "size_bytes": size}))
+                     update=(bid, {"source_mtime": f.mtime, "size_bytes": size})), None
 
-    status, rows, reason, raw = _decode(ctx, f, data, checksum, bid)
-    result = FileResult(**base, outcome=status, rows=rows, reason=reason, raw_path=raw)
+    status, table, reason = _decode(ctx, f, data, checksum, bid)
+    rows = table.num_rows if table is not None else None
+    result = FileResult(**base, outcome=status, rows=rows, reason=reason)
     if known is not None:
         # an older version delivered again (or a future-dated file whose day has come): it is
         # the file's current content once more, so it goes through the gate again
         return _Done(result, update=(bid, {
-            "status": status, "reason": reason, "rows_delivered": rows, "raw_path": raw, "seen_at": seen_at,
-            "source_mtime": f.mtime, "size_bytes": size, "source_uri": f.uri,
-            "rows_published": None, "rows_rejected": None, "decided_at": None, "decided_by": None}))
+            "status": status, "reason": reason, "rows_delivered": rows, "raw_path": None, "seen_at": seen_at,
+            "source_mtime": f.mtime, "size_bytes": size, "source_uri": f.uri, "rows_published": None,
+            "rows_rejected": None, "decided_at": None, "decided_by": None, "published_path": None})), table
     return _Done(result, add=Batch(
         batch_id=bid, partner=f.partner, feed=f.feed, file_name=f.file_name, source_uri=f.uri,
         checksum=checksum, size_bytes=size, source_mtime=f.mtime, business_date=f.business_date,
         seen_at=seen_at, status=status, reason=reason, rows_delivered=rows, rows_published=None,
-        rows_rejected=None, raw_path=raw, decided_at=None, decided_by=None))
+        rows_rejected=None, raw_path=None, decided_at=None, decided_by=None)), table
+
+
+def _process_segment(ctx: _Context, tasks: list[_Task]) -> list[_Done]:
+    """Files of one feed (a segment: `_segments`), one after the other: the rows of every new version
+    among them are written together, into one raw file, each version's rows in a run of their own.
+
+    Runs in a helper process (one round trip for them all) or on a thread of the run's process."""
+    done: list[_Done] = []
+    written: list[tuple[int, pa.Table]] = []
+    for task in tasks:
+        d, table = _process(ctx, task)
+        if table is not None:
+            written.append((len(done), table))
+        done.append(d)
+    if written:
+        batches = [(done[i].result.file_name, str(done[i].result.checksum)) for i, _ in written]
+        path = segment_path(ctx.dirs, tasks[0].file.contract, batches)
+        # made durable with others before the ledger names it (`DurableWrites`)
+        write_parquet_atomic(pa.concat_tables([t for _, t in written]), path, sync="later")
+        for i, _ in written:
+            done[i] = done[i].placed(str(path))
+    return done
 
 
 # -- the run ---------------------------------------------------------------------------------------
@@ -178,10 +209,34 @@ def _known_versions(ledger: Ledger) -> dict[tuple[str, str, str], list[Batch]]:
     return versions
 
 
+def _segments(tasks: list[_Task]) -> list[list[_Task]]:
+    """The tasks in segments: consecutive files of one feed (by name, so by date), at most
+    `SEGMENT_FILES` files and `SEGMENT_BYTES` delivered bytes each; biggest segments first, so that
+    the helpers or threads stay busy to the end.
+
+    A segment's new versions become one raw file: a year's 4,064 files as a few hundred, which the
+    extraction writes, the gate reads and dbt's staging reads once each (architecture.md)."""
+    by_feed: dict[str, list[_Task]] = defaultdict(list)
+    for task in tasks:
+        by_feed[task.file.contract.name].append(task)
+    segments: list[list[_Task]] = []
+    for feed_tasks in by_feed.values():
+        segment: list[_Task] = []
+        size = 0
+        for task in sorted(feed_tasks, key=lambda t: t.file.file_name):
+            if segment and (len(segment) >= SEGMENT_FILES or size + task.file.size > SEGMENT_BYTES):
+                segments.append(segment)
+                segment, size = [], 0
+            segment.append(task)
+            size += task.file.size
+        segments.append(segment)
+    return sorted(segments, key=lambda seg: -sum(t.file.size for t in seg))
+
+
 def _run(ctx: _Context, ledger: Ledger, tasks: list[_Task], workers: int,
          helpers: Helpers | None = None) -> list[FileResult]:
-    """Process the tasks on the helpers' processes (a few files per call) or on a thread pool, biggest
-    files first; write ledger entries in batches as results come in.
+    """Process the tasks in segments (`_segments`) on the helpers' processes or on a thread pool;
+    write ledger entries in batches as results come in.
 
     Raw files are written without a sync of their own; before a ledger transaction records new ones,
     they and the renames that put them in place are made durable together (`DurableWrites`): the
@@ -210,65 +265,61 @@ def _run(ctx: _Context, ledger: Ledger, tasks: list[_Task], workers: int,
         if len(adds) + len(updates) >= _FLUSH_EVERY:
             flush()
 
-    # biggest files first: the pool stays busy to the end
-    pending = sorted(tasks, key=lambda t: -t.file.size)
+    segments = _segments(tasks)
     with DurableWrites(ctx.dirs.raw) as written:   # the raw files written since the last transaction
         try:
-            if helpers is not None and len(pending) > 1:
-                pending = _in_processes(ctx, pending, helpers, record)
-            if workers <= 1 or len(pending) <= 1:
-                for task in pending:
-                    record(_process(ctx, task))
-            elif pending:
+            if helpers is not None and len(tasks) > 1:
+                segments = _in_processes(ctx, segments, helpers, record)
+            if workers <= 1 or len(segments) <= 1:
+                for segment in segments:
+                    for done in _process_segment(ctx, segment):
+                        record(done)
+            elif segments:
                 with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="extract") as pool:
-                    queue = iter(pending)
-                    running: set[Future[_Done]] = set()
-                    for task in queue:  # keep a bounded number of files in flight (memory)
-                        running.add(pool.submit(_process, ctx, task))
+                    queue = iter(segments)
+                    running: set[Future[list[_Done]]] = set()
+                    for segment in queue:  # keep a bounded number of segments in flight (memory)
+                        running.add(pool.submit(_process_segment, ctx, segment))
                         if len(running) >= workers * 2:
                             break
                     while running:
                         finished, running = wait(running, return_when=FIRST_COMPLETED)
                         for fut in finished:
-                            record(fut.result())
+                            for done in fut.result():
+                                record(done)
                             nxt = next(queue, None)
                             if nxt is not None:
-                                running.add(pool.submit(_process, ctx, nxt))
+                                running.add(pool.submit(_process_segment, ctx, nxt))
         finally:
             flush()  # what was written to raw/ is in the ledger even when a later file errs
         return results
 
 
-def _process_many(ctx: _Context, tasks: list[_Task]) -> list[_Done]:
-    """In a helper process: several files, one after the other (one round trip for them all)."""
-    return [_process(ctx, task) for task in tasks]
+def _in_processes(ctx: _Context, segments: list[list[_Task]], helpers: Helpers, record: Callable[[_Done], None]
+                  ) -> list[list[_Task]]:
+    """Process the segments on the helpers, one per call; the segments left undone if they died.
 
-
-def _in_processes(ctx: _Context, tasks: list[_Task], helpers: Helpers, record: Callable[[_Done], None]
-                  ) -> list[_Task]:
-    """Process the tasks on the helpers, a few files per call; the tasks left undone if they died.
-
-    A file a dying helper was decoding is simply done again: its raw batch is written atomically under
-    its checksum, and only the run's process writes the ledger."""
-    chunks = deque(tasks[i:i + _FILES_PER_CALL] for i in range(0, len(tasks), _FILES_PER_CALL))
+    A segment a dying helper was writing is simply done again: its raw file is written atomically
+    under a name its batches give it, and only the run's process writes the ledger."""
+    queue = deque(segments)
     running: dict[Future[list[_Done]], list[_Task]] = {}
-    chunk: list[_Task] = []
+    segment: list[_Task] = []
     try:
-        while chunks or running:
-            while chunks and len(running) < 2 * helpers.processes:   # a bounded number in flight (memory)
-                chunk = chunks.popleft()
-                running[helpers.submit(_process_many, ctx, chunk)] = chunk
-                chunk = []
+        while queue or running:
+            while queue and len(running) < 2 * helpers.processes:   # a bounded number in flight (memory)
+                segment = queue.popleft()
+                running[helpers.submit(_process_segment, ctx, segment)] = segment
+                segment = []
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for fut in finished:
-                chunk = running.pop(fut)
+                segment = running.pop(fut)
                 for done in fut.result():
                     record(done)
-                chunk = []
+                segment = []
     except BrokenProcessPool:
-        left = chunk + [t for c in running.values() for t in c] + [t for c in chunks for t in c]
+        left = ([segment] if segment else []) + list(running.values()) + list(queue)
         log.warning("a helper process died during extraction: its %d file(s) not yet done are extracted "
-                    "in the run's process", len(left))
+                    "in the run's process", sum(len(seg) for seg in left))
         return left
     return []
 

@@ -21,11 +21,12 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from panro.batches import INDEX_FILE, SCHEMA_FILE, published_dir, published_path, write_published_index
 from panro.contracts import FeedContract, load_contracts
-from panro.ledger import Ledger
+from panro.ledger import Batch, Ledger
 from panro.settings import DataDirs
 
 
@@ -64,8 +65,8 @@ class PublishedState:
 
 
 def _held_batch(meta: pq.FileMetaData) -> str:
-    """The batch a published file holds: its key-value metadata, else the `_batch_id` column's statistics
-    (a file published as a copy of its raw file carries no metadata of ours)."""
+    """The batch a published file of its own holds: its key-value metadata, else the `_batch_id`
+    column's statistics (a file published as a copy of its raw file carries no metadata of ours)."""
     held = (meta.metadata or {}).get(b"panro.batch_id", b"").decode()
     if held or meta.num_row_groups == 0 or meta.num_rows == 0:
         return held
@@ -79,41 +80,64 @@ def _held_batch(meta: pq.FileMetaData) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def _rows_by_batch(path: Path) -> dict[str, int]:
+    """Rows per `_batch_id` of a published file (a linked raw file may hold several batches); a file
+    without the column is one batch, named by `_held_batch`."""
+    meta = pq.read_metadata(path)
+    names = [meta.schema.column(i).name for i in range(meta.num_columns)]
+    if "_batch_id" not in names:
+        return {_held_batch(meta): meta.num_rows}
+    ids = pq.read_table(path, columns=["_batch_id"]).column("_batch_id")
+    counts = pc.value_counts(ids).to_pylist()
+    return {c["values"]: c["counts"] for c in counts}
+
+
+def published_file(dirs: DataDirs, contract: FeedContract, batch: Batch) -> Path:
+    """Where a published batch's rows are: the ledger says, relative to the published zone (a linked
+    raw file, or a file of its own); a ledger from before it said so had one file per file name."""
+    if batch.published_path:
+        return dirs.published / batch.published_path
+    return published_path(dirs, contract, batch.file_name)
+
+
 def published_state(dirs: DataDirs, ledger: Ledger, contracts: tuple[FeedContract, ...] | None = None,
                     *, check_files: bool = True) -> PublishedState:
     """The published zone as the ledger and the files agree (or not: see `problems`)."""
     state = PublishedState()
     for contract in contracts or load_contracts():
         live = ledger.batches(partner=contract.partner, feed=contract.feed, status="published")
-        by_file: dict[str, list] = {}
+        by_file: dict[str, list[Batch]] = {}
         for b in live:
             by_file.setdefault(b.file_name, []).append(b)
+        held: dict[Path, dict[str, int]] = {}     # each published file's rows per batch, read once
         for name, versions in sorted(by_file.items()):
             if len(versions) > 1:
                 state.problems.append(f"{contract.name} {name}: {len(versions)} published versions")
             b = versions[-1]
-            path = published_path(dirs, contract, name)
+            path = published_file(dirs, contract, b)
             rows = int(b.rows_published or 0)
             if check_files:
                 if not path.exists():
                     state.problems.append(f"{contract.name} {name}: published in the ledger, no file {path}")
                     continue
-                meta = pq.read_metadata(path)
-                held = _held_batch(meta)
-                if held and held != b.batch_id:
-                    state.problems.append(f"{contract.name} {name}: the file holds {held}, the ledger says "
-                                          f"{b.batch_id}")
-                if meta.num_rows != rows:
-                    state.problems.append(f"{contract.name} {name}: {meta.num_rows} rows in the file, "
-                                          f"{rows} in the ledger")
+                if path not in held:
+                    held[path] = _rows_by_batch(path)
+                found = held[path]
+                got = found[""] if "" in found else found.get(b.batch_id, 0)   # "": one batch, unnamed
+                if rows and not got and found:
+                    state.problems.append(f"{contract.name} {name}: {path.name} holds "
+                                          f"{', '.join(sorted(found))}, the ledger says {b.batch_id}")
+                elif got != rows:
+                    state.problems.append(f"{contract.name} {name}: {got} rows in the file, {rows} in the ledger")
             state.files.append(PublishedFile(contract.partner, contract.feed, name, b.batch_id, b.business_date,
                                              rows, str(path)))
         if check_files:
+            explained = {Path(f.path).name for f in state.files if f.partner == contract.partner
+                         and f.feed == contract.feed}
             folder = published_dir(dirs, contract)
             if folder.exists():
                 for p in sorted(folder.glob("*.parquet")):
-                    name = p.name.removesuffix(".parquet")
-                    if p.name != SCHEMA_FILE and name not in by_file:
+                    if p.name != SCHEMA_FILE and p.name not in explained:
                         state.problems.append(f"{contract.name}: {p.name} is in the published zone but no "
                                               "published batch explains it")
     if check_files:
@@ -122,13 +146,24 @@ def published_state(dirs: DataDirs, ledger: Ledger, contracts: tuple[FeedContrac
 
 
 def write_index(dirs: DataDirs, ledger: Ledger, contracts: tuple[FeedContract, ...] | None = None) -> Path:
-    """Write `published/_index.parquet` from the ledger's published batches (atomically, like a batch).
+    """Write `published/_index.parquet` from the ledger's published batches (atomically, like a batch),
+    then remove the published files no published batch is in any more (every batch of a linked raw
+    file replaced by a newer version, a file's version of its own replaced by a linked one).
 
     The gate rewrites it at the end of every audit, and a release after publishing, each time after
     the ledger is updated: whatever a run was stopped in, the next run's gate writes it afresh before
     dbt reads it. A batch published with no rows is listed too: its file's older rows must go."""
+    contracts = contracts or load_contracts()
     files = published_state(dirs, ledger, contracts, check_files=False).files
-    return write_published_index(dirs, ((f.partner, f.feed, f.file_name, f.batch_id) for f in files))
+    index = write_published_index(dirs, ((f.partner, f.feed, f.batch_id, f.path) for f in files))
+    live = {Path(f.path) for f in files}
+    for contract in contracts:
+        folder = published_dir(dirs, contract)
+        if folder.exists():
+            for p in folder.glob("*.parquet"):
+                if p.name != SCHEMA_FILE and p not in live:
+                    p.unlink(missing_ok=True)
+    return index
 
 
 def _index_problems(dirs: DataDirs, files: list[PublishedFile]) -> list[str]:

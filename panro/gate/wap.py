@@ -4,14 +4,15 @@
 How GX runs (the throughput design, issue 3 rule 6)
 ---------------------------------------------------
 Per feed and run, the pending batches that share the contract's schema are read in one go (DuckDB
-over their raw Parquet files, in ledger order) into one Arrow-backed pandas frame, and GX validates
+over their raw Parquet files, only their own rows of a file holding several) into one Arrow-backed
+pandas frame, each batch's rows a run of its own found by `_batch_id`, and GX validates
 the feed's `rows` expectations once over that union (`check_feed`); a batch whose file has another
 schema (renamed, missing or extra columns) is validated in a frame of its own, where the schema
 expectation fails.
 A second, tiny validation covers the `batches` expectations on one summary row per batch (row count,
 volume against the feed's recent deliveries, business date). GX counts unexpected rows first; an
 expectation that found some is run again for their positions in the frame (`GxRun.validate`); since
-each file's rows are contiguous, positions map to batches with one `searchsorted`, and to rows
+each batch's rows are contiguous, positions map to batches with one `searchsorted`, and to rows
 through `_row_number`.
 
 Feeds are checked on two lanes, biggest first: two threads of the run's process, or, in a backfill,
@@ -53,7 +54,15 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from panro import quarantine as q
-from panro.batches import ensure_published_schemas, fsync_path, published_path, raw_schema, write_parquet_atomic
+from panro.batches import (
+    ensure_published_schemas,
+    fsync_path,
+    published_dir,
+    published_path,
+    raw_schema,
+    read_batch,
+    write_parquet_atomic,
+)
 from panro.contracts import FeedContract, load_contracts
 from panro.gate.docs import DocsJob
 from panro.gate.state import write_index
@@ -306,33 +315,51 @@ def _signature(schema: pa.Schema) -> tuple[tuple[str, str], ...]:
 
 
 def _read_union(con: duckdb.DuckDBPyConnection, audits: list[_Audit]) -> pa.Table:
-    """The rows of several raw files with one schema, file after file, each file in its own row order."""
+    """The rows of the audits' batches, from raw files with one schema: a raw file may hold other
+    batches too (a segment), so only these batches' rows are read. Each batch's rows stay in their
+    order; `_attach` finds where each batch is."""
     schema = audits[0].schema
-    files = [a.batch.raw_path for a in audits if a.rows]
-    if not files:
-        return schema.empty_table()
-    table = con.read_parquet(files).to_arrow_table()
+    files = list(dict.fromkeys(str(a.batch.raw_path) for a in audits))
+    relation = con.read_parquet(files)
+    if "_batch_id" in schema.names:
+        wanted = [duckdb.ConstantExpression(a.batch.batch_id) for a in audits]
+        relation = relation.filter(duckdb.ColumnExpression("_batch_id").isin(*wanted))
+    table = relation.to_arrow_table()
     return table.cast(schema) if table.schema != schema else table
 
 
-def _attach(audits: list[_Audit], table: pa.Table) -> None:
-    """Give each audit its row range in the union; check the lineage says the same."""
-    start = 0
-    for a in audits:
-        a.table, a.start, a.stop = table, start, start + a.rows
-        start += a.rows
-    if table.num_rows != start:
-        raise RuntimeError(f"read {table.num_rows} rows, the files' metadata says {start}")
-    if "_batch_id" not in table.column_names or not table.num_rows:
-        return
+def _attach(audits: list[_Audit], table: pa.Table) -> tuple[pa.Table, list[_Audit]]:
+    """Give each audit its rows in the union (the run of rows carrying its `_batch_id`), and check
+    their number against the ledger's; the union and the audits in its order come back.
+
+    A raw file without `_batch_id` (written by hand, or by something else than the extractor) is
+    one batch, its rows the whole file, files in the order given."""
+    if "_batch_id" not in table.column_names:
+        start = 0
+        for a in audits:
+            a.table, a.start, a.stop = table, start, start + a.rows
+            start += a.rows
+        if table.num_rows != start:
+            raise RuntimeError(f"read {table.num_rows} rows, the files' metadata says {start}")
+        return table, audits
     encoded = pc.dictionary_encode(table.column("_batch_id")).combine_chunks()
-    code_of = {name: n for n, name in enumerate(encoded.dictionary.to_pylist())}
     codes = encoded.indices.to_numpy(zero_copy_only=False)
+    cuts = np.flatnonzero(codes[1:] != codes[:-1]) + 1
+    starts, stops = np.r_[0, cuts], np.r_[cuts, len(codes)]
+    if len(codes) and len(np.unique(codes[starts])) != len(starts):
+        # a batch's rows not in one run (a parallel read): each batch together, in its row order
+        order = pc.sort_indices(table, [("_batch_id", "ascending"), ("_row_number", "ascending")])
+        return _attach(audits, table.take(order))
+    names = encoded.dictionary.to_pylist()
+    runs = {names[codes[b]]: (int(b), int(e)) for b, e in zip(starts, stops, strict=True)} if len(codes) else {}
     for a in audits:
-        own = code_of.get(a.batch.batch_id, -1)
-        mism = int(np.count_nonzero(codes[a.start:a.stop] != own))
-        if mism:
-            a.fatal.append(f"lineage: {mism:,} rows carry a _batch_id other than {a.batch.batch_id}")
+        a.start, a.stop = runs.get(a.batch.batch_id, (table.num_rows, table.num_rows))
+        a.table, found = table, a.stop - a.start
+        if found != a.rows:
+            a.fatal.append(f"lineage: {found:,} rows of {a.batch.batch_id} in its raw file, the ledger "
+                           f"recorded {a.rows:,}")
+            a.rows = found
+    return table, sorted(audits, key=lambda a: (a.start, a.stop))
 
 
 # Lineage text is constant per file: as pandas categoricals these columns cost next to nothing each time GX
@@ -415,7 +442,7 @@ def _read_rows(a: _Audit) -> None:
     where the gate needs them: to hold it, to keep its rejected rows apart, or to publish it in the
     contract's schema."""
     if a.table is None and a.schema is not None:
-        a.table = pq.read_table(a.batch.raw_path).replace_schema_metadata(None).cast(a.schema)
+        a.table = read_batch(str(a.batch.raw_path), a.batch.batch_id).cast(a.schema)
 
 
 class _FeedAudit:
@@ -431,14 +458,19 @@ class _FeedAudit:
         self.name = suite_name(job.contract)
 
     def run(self) -> None:
+        files: dict[str, pq.FileMetaData | None] = {}     # the raw files, each read once (a segment's batches)
         for a in self.audits:
-            path = Path(a.batch.raw_path) if a.batch.raw_path else None
-            if path is None or not path.exists():
+            path = a.batch.raw_path
+            if path and path not in files:
+                files[path] = pq.read_metadata(path) if Path(path).exists() else None
+            meta = files.get(path) if path else None
+            if meta is None:
                 a.rows = a.batch.rows_delivered or 0
                 a.fatal.append(f"the raw batch file is missing ({a.batch.raw_path})")
                 continue
-            meta = pq.read_metadata(path)
-            a.rows, a.schema = meta.num_rows, meta.schema.to_arrow_schema().remove_metadata()
+            a.schema = meta.schema.to_arrow_schema().remove_metadata()
+            # a batch's own rows in a file of several: as extracted (checked once read, `_attach`)
+            a.rows = (a.batch.rows_delivered or 0) if "_batch_id" in a.schema.names else meta.num_rows
         readable = [a for a in self.audits if a.schema is not None]
         # rows per business date of the feed's current deliveries: published versions, then pending ones
         self.history = {**self.published, **{a.batch.business_date: a.rows for a in readable
@@ -459,8 +491,7 @@ class _FeedAudit:
                                        expectation_type="parquet schema", columns=[], count=1, rows=a.rows,
                                        detail=", ".join(mistyped)))
             for part, chunk in enumerate(_chunks(members, self.max_rows)):
-                table = _read_union(self.con, chunk)
-                _attach(chunk, table)
+                table, chunk = _attach(chunk, _read_union(self.con, chunk))
                 self._validate_rows(chunk, table, label if part == 0 else f"{label}-{part}",
                                     schema_failed=bool(mistyped))
         self._validate_batches(readable)
@@ -677,10 +708,11 @@ def _contract_signature(contract: FeedContract) -> tuple[tuple[str, str], ...]:
 def _link_atomic(src: Path, dst: Path) -> None:
     """Publish a batch whose every row passed: its raw file already is the published file, byte for byte.
 
-    A hard link (no bytes copied: raw files are written once, under their checksum, and never
-    changed in place) or, where the zones cannot share a file (another file system), an fsynced
-    copy; made next to the target and renamed over it, like `write_parquet_atomic`. The target's
-    folder exists (`_apply` makes each folder once)."""
+    A hard link (no bytes copied: raw files are written once, under a name their batches give them,
+    and never changed in place; a raw file of several batches is linked once for them all) or, where
+    the zones cannot share a file (another file system), an fsynced copy; made next to the target
+    and renamed over it, like `write_parquet_atomic`. The target's folder exists (`_apply` makes
+    each folder once)."""
     tmp = dst.with_name(f".{dst.name}.{uuid.uuid4().hex}.tmp")
     try:
         try:
@@ -711,7 +743,7 @@ def _apply(dirs: DataDirs, ledger: Ledger, decisions: list[_Decision], run_id: s
     updates: dict[str, dict[str, object]] = defaultdict(dict)
     status: dict[str, str] = {}
     versions: dict[tuple[str, str], dict[str, list[Batch]]] = {}
-    writes: dict[Path, tuple[_Audit, np.ndarray | None]] = {}
+    writes: dict[Path, tuple[_Audit, np.ndarray | None, bool]] = {}   # a linked raw file: once
     outcomes = []
     for d in sorted(decisions, key=lambda d: (d.audit.batch.partner, d.audit.batch.feed,
                                               d.audit.batch.file_name, d.audit.batch.seen_at)):
@@ -737,12 +769,18 @@ def _apply(dirs: DataDirs, ledger: Ledger, decisions: list[_Decision], run_id: s
                 mask = np.ones(a.rows, dtype=bool)
                 mask[d.rejected - a.start] = False
                 keep = np.flatnonzero(mask) + a.start
-            writes[published_path(dirs, a.contract, b.file_name)] = (a, keep)   # a newer version overwrites
+            whole = keep is None and a.schema is not None and _signature(a.schema) == _contract_signature(a.contract)
+            if whole:   # every row as in its raw file: published as that file (with the other batches it holds)
+                target = published_dir(dirs, a.contract) / Path(str(b.raw_path)).name
+            else:       # a file of its own; a newer version of the file overwrites it
+                target = published_path(dirs, a.contract, b.file_name)
+            writes[target] = (a, None if whole else keep, whole)
             out.rows_rejected = len(d.rejected)
             out.rows_published = a.rows - out.rows_rejected
             note = "; ".join(([reason_prefix] if reason_prefix else []) + d.warnings + d.reasons)
             fields |= {"status": "published", "rows_published": out.rows_published,
-                       "rows_rejected": out.rows_rejected, "reason": note[:2000] or None}
+                       "rows_rejected": out.rows_rejected, "reason": note[:2000] or None,
+                       "published_path": target.relative_to(dirs.published).as_posix()}
             feed = (b.partner, b.feed)
             if feed not in versions:
                 versions[feed] = defaultdict(list)
@@ -759,10 +797,10 @@ def _apply(dirs: DataDirs, ledger: Ledger, decisions: list[_Decision], run_id: s
         updates[b.batch_id] = {**fields, **updates[b.batch_id]}  # a later "superseded" wins
         outcomes.append(out)
 
-    def write(item: tuple[Path, tuple[_Audit, np.ndarray | None]]) -> None:
-        path, (a, keep) = item
-        if keep is None and a.schema is not None and _signature(a.schema) == _contract_signature(a.contract):
-            _link_atomic(Path(a.batch.raw_path), path)   # every row, as in the raw file: the same bytes
+    def write(item: tuple[Path, tuple[_Audit, np.ndarray | None, bool]]) -> None:
+        path, (a, keep, whole) = item
+        if whole:
+            _link_atomic(Path(str(a.batch.raw_path)), path)   # its raw file as it is: the same bytes
             return
         table = _publish_table(a, keep)
         write_parquet_atomic(table.replace_schema_metadata({"panro.batch_id": a.batch.batch_id}), path)

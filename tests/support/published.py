@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from panro.batches import (
     SCHEMA_FILE,
     ensure_published_schemas,
+    published_dir,
     published_path,
     raw_schema,
     write_parquet_atomic,
@@ -54,32 +55,19 @@ def ensure_schemas(dirs: DataDirs) -> None:
     ensure_published_schemas(dirs, load_contracts())
 
 
-def write_published(
-    dirs: DataDirs,
-    feed: str,
-    file_name: str,
-    rows: Iterable[Mapping[str, Any]],
-    *,
-    loaded_at: dt.datetime = DEFAULT_LOADED_AT,
-    business_date: dt.date | None = None,
-) -> Path:
-    """Write `rows` as the current published version of `file_name` of `feed` (`partner/feed`).
-
-    Columns missing from a row are NULL; a column the contract does not know is an error. The
-    checksum (and so `_batch_id`) is derived from the rows, so identical rows give the same batch
-    and changed rows a new one, as with real files.
-    """
-    contract = contract_for(feed)
+def _batch_table(contract: Any, file_name: str, rows: Iterable[Mapping[str, Any]], loaded_at: dt.datetime,
+                 business_date: dt.date | None) -> tuple[str, pa.Table]:
+    """The batch id and raw table of `rows` as the version of `file_name` they make (see write_published)."""
     rows = [dict(r) for r in rows]
     names = contract.column_names
     for r in rows:
         unknown = set(r) - set(names)
         if unknown:
-            raise KeyError(f"{feed}: unknown columns {sorted(unknown)}")
+            raise KeyError(f"{contract.name}: unknown columns {sorted(unknown)}")
     if business_date is None:
         business_date = contract.business_date(file_name)
         if business_date is None:
-            raise ValueError(f"{file_name!r} is not a file name of {feed}")
+            raise ValueError(f"{file_name!r} is not a file name of {contract.name}")
     payload = json.dumps([[r.get(n) for n in names] for r in rows], default=str, ensure_ascii=False)
     checksum = hashlib.sha256(f"{file_name}\n{payload}".encode()).hexdigest()
     bid = make_batch_id(contract.partner, contract.feed, file_name, checksum)
@@ -96,10 +84,41 @@ def write_published(
         "_row_number": list(range(1, n + 1)),
         "_loaded_at": [loaded_at] * n,
     }
-    table = pa.table({f.name: pa.array(columns[f.name], type=f.type) for f in schema}, schema=schema)
+    return bid, pa.table({f.name: pa.array(columns[f.name], type=f.type) for f in schema}, schema=schema)
+
+
+def write_published(
+    dirs: DataDirs,
+    feed: str,
+    file_name: str,
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    loaded_at: dt.datetime = DEFAULT_LOADED_AT,
+    business_date: dt.date | None = None,
+) -> Path:
+    """Write `rows` as the current published version of `file_name` of `feed` (`partner/feed`), in
+    a file of its own.
+
+    Columns missing from a row are NULL; a column the contract does not know is an error. The
+    checksum (and so `_batch_id`) is derived from the rows, so identical rows give the same batch
+    and changed rows a new one, as with real files.
+    """
+    contract = contract_for(feed)
+    bid, table = _batch_table(contract, file_name, rows, loaded_at, business_date)
     path = published_path(dirs, contract, file_name)
     write_parquet_atomic(table.replace_schema_metadata({"panro.batch_id": bid}), path)  # as the gate does
     return path
+
+
+def write_published_together(dirs: DataDirs, feed: str, files: Mapping[str, Iterable[Mapping[str, Any]]], *,
+                             loaded_at: dt.datetime = DEFAULT_LOADED_AT) -> tuple[Path, dict[str, str]]:
+    """Write versions of several files of `feed` into one published file, as the gate publishes a raw
+    file of several whose batches all passed (a link to it); its path, and each file's batch id."""
+    contract = contract_for(feed)
+    made = {name: _batch_table(contract, name, rows, loaded_at, None) for name, rows in files.items()}
+    path = published_dir(dirs, contract) / f"{next(iter(files))}+{len(files) - 1}@together.parquet"
+    write_parquet_atomic(pa.concat_tables([table for _, table in made.values()]), path)
+    return path, {name: bid for name, (bid, _) in made.items()}
 
 
 def remove_published(dirs: DataDirs, feed: str, file_name: str) -> None:
@@ -107,13 +126,16 @@ def remove_published(dirs: DataDirs, feed: str, file_name: str) -> None:
     path.unlink(missing_ok=True)
 
 
-def index_published(dirs: DataDirs) -> None:
-    """Write the published zone's index from the files in it, as the gate writes it from the ledger."""
+def index_published(dirs: DataDirs, *, leave_out: Iterable[str] = ()) -> None:
+    """Write the published zone's index from the files in it, as the gate writes it from the ledger:
+    every batch in them (but those left out: replaced by a newer version, say)."""
     listed = []
     for path in sorted(dirs.published.glob("*/*/*.parquet")):
         if path.name != SCHEMA_FILE:
-            held = (pq.read_metadata(path).metadata or {})[b"panro.batch_id"].decode()
-            listed.append((path.parent.parent.name, path.parent.name, path.name.removesuffix(".parquet"), held))
+            held = set(pq.read_table(path, columns=["_batch_id"]).column("_batch_id").to_pylist())
+            held |= {(pq.read_metadata(path).metadata or {}).get(b"panro.batch_id", b"").decode()} - {""}
+            listed += [(path.parent.parent.name, path.parent.name, b, str(path)) for b in sorted(held)
+                       if b not in set(leave_out)]
     write_published_index(dirs, listed)
 
 

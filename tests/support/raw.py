@@ -11,12 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from dataclasses import replace
 from typing import Any
 
 import pyarrow as pa
 
 from panro import brn, regions
-from panro.batches import ARROW_TYPES, LINEAGE, raw_path, raw_schema, write_parquet_atomic
+from panro.batches import ARROW_TYPES, LINEAGE, raw_path, raw_schema, segment_path, write_parquet_atomic
 from panro.contracts import contract_for
 from panro.ledger import Batch, Ledger, batch_id, now_utc
 
@@ -134,16 +135,11 @@ def clean_rows(feed: str, n: int, day: dt.date, *, start: int = 0) -> list[dict[
     return rows
 
 
-def write_batch(dirs: Any, ledger: Ledger, feed: str, rows: list[dict[str, Any]], *, day: dt.date,
-                file_name: str | None = None, rename: dict[str, str] | None = None, drop: list[str] | None = None,
-                seen_at: dt.datetime | None = None, raw_types: dict[str, pa.DataType] | None = None,
-                extra_columns: dict[str, str] | None = None) -> Batch:
-    """Write `rows` as the raw batch of one delivered file and record it `extracted` in the ledger.
-
-    `rename` / `drop` / `extra_columns` (name → constant) make a drifted schema, as if the partner renamed,
-    dropped or added a column; `raw_types` gives a column another Arrow type;
-    the checksum is a hash of the content, so different rows under the same name are a new version.
-    """
+def _raw_batch(dirs: Any, feed: str, rows: list[dict[str, Any]], *, day: dt.date, file_name: str | None,
+               rename: dict[str, str] | None, drop: list[str] | None, seen_at: dt.datetime | None,
+               raw_types: dict[str, pa.DataType] | None, extra_columns: dict[str, str] | None
+               ) -> tuple[Batch, pa.Table]:
+    """The ledger entry (no raw path yet) and raw table of one delivered file (see write_batch)."""
     contract = contract_for(feed)
     file_name = file_name or contract.file_name(day)
     content = json.dumps([rows, rename, drop, extra_columns, file_name], sort_keys=True, default=str,
@@ -171,15 +167,44 @@ def write_batch(dirs: Any, ledger: Ledger, feed: str, rows: list[dict[str, Any]]
         table = table.drop_columns(drop)
     if rename:
         table = table.rename_columns([rename.get(c, c) for c in table.column_names])
-    path = raw_path(dirs, contract, file_name, checksum)
-    write_parquet_atomic(table, path)
     batch = Batch(batch_id=bid, partner=contract.partner, feed=contract.feed, file_name=file_name,
                   source_uri=f"{dirs.landing_url}/{contract.partner}/{contract.feed}/{file_name}", checksum=checksum,
                   size_bytes=len(content), source_mtime=None, business_date=day, seen_at=seen_at or now_utc(),
                   status="extracted", reason=None, rows_delivered=n, rows_published=None, rows_rejected=None,
-                  raw_path=str(path), decided_at=None, decided_by=None)
+                  raw_path=None, decided_at=None, decided_by=None)
+    return batch, table
+
+
+def write_batch(dirs: Any, ledger: Ledger, feed: str, rows: list[dict[str, Any]], *, day: dt.date,
+                file_name: str | None = None, rename: dict[str, str] | None = None, drop: list[str] | None = None,
+                seen_at: dt.datetime | None = None, raw_types: dict[str, pa.DataType] | None = None,
+                extra_columns: dict[str, str] | None = None) -> Batch:
+    """Write `rows` as the raw batch of one delivered file and record it `extracted` in the ledger.
+
+    `rename` / `drop` / `extra_columns` (name → constant) make a drifted schema, as if the partner renamed,
+    dropped or added a column; `raw_types` gives a column another Arrow type;
+    the checksum is a hash of the content, so different rows under the same name are a new version.
+    """
+    batch, table = _raw_batch(dirs, feed, rows, day=day, file_name=file_name, rename=rename, drop=drop,
+                              seen_at=seen_at, raw_types=raw_types, extra_columns=extra_columns)
+    path = raw_path(dirs, contract_for(feed), batch.file_name, batch.checksum)
+    write_parquet_atomic(table, path)
+    batch = replace(batch, raw_path=str(path))
     ledger.add(batch)
     return batch
+
+
+def write_batches_together(dirs: Any, ledger: Ledger, feed: str, rows_by_day: dict[dt.date, list[dict[str, Any]]]
+                           ) -> list[Batch]:
+    """Write the files of several days of `feed` into one raw file, as the extractor writes a segment,
+    and record each `extracted` in the ledger."""
+    made = [_raw_batch(dirs, feed, rows, day=day, file_name=None, rename=None, drop=None, seen_at=None,
+                       raw_types=None, extra_columns=None) for day, rows in rows_by_day.items()]
+    path = segment_path(dirs, contract_for(feed), [(b.file_name, b.checksum) for b, _ in made])
+    write_parquet_atomic(pa.concat_tables([table for _, table in made]), path)
+    batches = [replace(b, raw_path=str(path)) for b, _ in made]
+    ledger.add_many(batches)
+    return batches
 
 
 def sido_ok(name: str) -> bool:
