@@ -18,10 +18,11 @@
         on_schema_change='fail',
         pre_hook="{{ delete_changed_keys(coupon_fingerprints(), ['partner_code', 'coupon_key'],
                                          'coupon_records', 'coupon_fingerprint') }}",
+        post_hook="{{ drop_fingerprints() }}",
     )
 }}
 with fingerprints as (
-    {{ coupon_fingerprints() }}
+    {{ fingerprints_of(coupon_fingerprints()) }}
 ),
 
 pending as (

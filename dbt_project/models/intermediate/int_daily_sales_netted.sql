@@ -5,6 +5,7 @@
         on_schema_change='fail',
         pre_hook="{{ delete_changed_keys(sales_day_fingerprints(ref('int_sales_records_unioned')),
                                          ['partner_code', 'sales_date'], 'day_records', 'day_fingerprint') }}",
+        post_hook="{{ drop_fingerprints() }}",
     )
 }}
 -- Merchant-day sales per partner (metrics.md "fct_daily_sales"): 요기요 gross_sales_krw on
@@ -19,7 +20,7 @@
 -- cancellation of one of the day's orders) and recomputes only the days it no longer holds, so
 -- its cost does not grow with history.
 with days as (
-    {{ sales_day_fingerprints(ref('int_sales_records_unioned')) }}
+    {{ fingerprints_of(sales_day_fingerprints(ref('int_sales_records_unioned'))) }}
 ),
 
 pending_days as (
