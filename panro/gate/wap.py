@@ -604,6 +604,14 @@ class _Decision:
     reasons: list[str]
     warnings: list[str]
 
+    @property
+    def published_whole(self) -> bool:
+        """Published with every row, in the contract's schema: its raw file is published as it is (a
+        link, `_apply`), and its rows need not be read again."""
+        a = self.audit
+        return (self.outcome != "quarantined" and not len(self.rejected) and a.schema is not None
+                and _signature(a.schema) == _contract_signature(a.contract))
+
 
 def _decide(a: _Audit) -> _Decision:
     b, tol = a.batch, a.contract.row_tolerance
@@ -769,7 +777,7 @@ def _apply(dirs: DataDirs, ledger: Ledger, decisions: list[_Decision], run_id: s
                 mask = np.ones(a.rows, dtype=bool)
                 mask[d.rejected - a.start] = False
                 keep = np.flatnonzero(mask) + a.start
-            whole = keep is None and a.schema is not None and _signature(a.schema) == _contract_signature(a.contract)
+            whole = d.published_whole
             if whole:   # every row as in its raw file: published as that file (with the other batches it holds)
                 target = published_dir(dirs, a.contract) / Path(str(b.raw_path)).name
             else:       # a file of its own; a newer version of the file overwrites it
@@ -904,9 +912,7 @@ def audit(dirs: DataDirs, ledger: Ledger, *, run_id: str, contracts: tuple[FeedC
         def settle(decided: list[_Decision]) -> list[BatchOutcome]:
             """Publish or hold one feed's decided batches (on the publisher's thread)."""
             for d in decided:
-                if d.outcome == "quarantined" or len(d.rejected) or (
-                        d.audit.schema is not None
-                        and _signature(d.audit.schema) != _contract_signature(d.audit.contract)):
+                if not d.published_whole:   # held, cut, or published in the contract's schema
                     _read_rows(d.audit)
             return _apply(dirs, ledger, decided, run_id, decided_by, reason, dry_run=dry_run)
 
