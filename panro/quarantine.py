@@ -284,7 +284,15 @@ def _release(dirs: DataDirs, ledger: Ledger, entry: Entry, *, accept: bool, reas
         raise QuarantineError(f"no contract for {batch.feed_name}")
     if not batch.raw_path or not Path(batch.raw_path).exists():
         raise QuarantineError(f"the raw batch {batch.raw_path} is gone; ask the partner for a re-delivery")
-    table = conform(read_batch(batch.raw_path, batch.batch_id), contract)
+    rows = read_batch(batch.raw_path, batch.batch_id)
+    if batch.rows_delivered is not None and rows.num_rows != batch.rows_delivered:
+        # a raw file holds several batches' rows, found by `_batch_id`: one changed since the gate
+        # read it would publish other rows than the ones held, or none
+        raise QuarantineError(
+            f"{batch.feed_name} {batch.file_name}: the raw file {batch.raw_path} holds {rows.num_rows:,} rows "
+            f"of batch {batch.batch_id}, the ledger recorded {batch.rows_delivered:,}; nothing was published "
+            "(ask the partner for a re-delivery)")
+    table = conform(rows, contract)
     target = published_path(dirs, contract, batch.file_name)   # a file of its own
     write_parquet_atomic(table.replace_schema_metadata({"panro.batch_id": batch.batch_id}), target,
                          sync="file_and_folder")   # durable before the ledger names it

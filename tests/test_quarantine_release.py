@@ -93,6 +93,17 @@ def test_release_accept_publishes_as_is_and_records_who_and_why(dirs: DataDirs, 
         q.release(dirs, done.id, accept=True, reason="again", who="kim", ledger=ledger)
 
 
+def test_accepting_a_batch_whose_raw_rows_changed_since_the_gate_publishes_nothing(
+        dirs: DataDirs, ledger: Ledger) -> None:
+    batch, _ = _held_snapshot(dirs, ledger)
+    raw = pq.read_table(batch.raw_path)
+    batches.write_parquet_atomic(raw.slice(0, 60), Path(batch.raw_path))     # 40 of its 100 rows gone
+    with pytest.raises(q.QuarantineError, match=r"holds 60 rows of batch .* the ledger recorded 100"):
+        q.release(dirs, batch.checksum[:8], accept=True, reason="known test region", who="kim", ledger=ledger)
+    assert ledger.get(batch.batch_id).status == "quarantined"
+    assert not published_path(dirs, contract_for(STORES), batch.file_name).exists()
+
+
 def test_an_accepted_batchs_published_file_is_durable_before_the_ledger_names_it(
         dirs: DataDirs, ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
     batch, _ = _held_snapshot(dirs, ledger)
