@@ -13,24 +13,27 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from panro import quarantine as q
 from panro.batches import published_path, read_batch
-from panro.contracts import contract_for
+from panro.contracts import contract_for, load_contracts
 from panro.gate import audit, wap
 from panro.gate.state import published_file
 from panro.helpers import Helpers
 from panro.ledger import Ledger
 from panro.settings import DataDirs
-from tests.support.raw import KST, clean_rows, invalid_brn, write_batch
+from panro.transform import run_dbt
+from tests.support.raw import KST, clean_rows, invalid_brn, write_batch, write_batches_together
 
 TODAY = dt.date(2023, 8, 1)          # the gate's "today" (KST) for this run
 Rows = list[dict[str, Any]]
@@ -181,28 +184,41 @@ class Run:
     report: Any
     days: dict[str, dt.date]
     delivered: dict[str, int]
+    layout: str = "one file per batch"
+    companions: int = 0          # rows of the clean files delivered beside the cases in this run
 
 
-@pytest.fixture(scope="module", params=["checked in the run's process", "checked in a helper process"])
+LAYOUTS = ("checked in the run's process", "checked in a helper process", "in a backfill's segments",
+           "in a nightly with a late file")
+
+
+@pytest.fixture(scope="module", params=LAYOUTS)
 def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
-    """The catalogue's gate run, once with every feed checked in the run's own process and once with
-    every feed checked in a helper process (a backfill's second core): the outcomes must not differ."""
+    """The catalogue's gate run: once with every feed checked in the run's own process and once with
+    every feed checked in a helper process (a backfill's second core), each case a raw file of its own;
+    then with each case's file among other files of its feed in one raw file, as a backfill writes them
+    (two clean files around it), and as a nightly does (the night's file with a late correction of one
+    of two files published together the night before). The outcomes must not differ."""
     with contextlib.ExitStack() as stack:
         helper = None
         if "helper" in request.param:
             helper = stack.enter_context(Helpers(processes=1))
             stack.enter_context(pytest.MonkeyPatch.context()).setattr(wap, "AUDIT_THREADS", 1)  # no local lane
-        yield _catalogue_run(tmp_path_factory, helper)
+        layout = request.param if "segment" in request.param or "nightly" in request.param else "one file per batch"
+        yield _catalogue_run(tmp_path_factory, helper, layout)
 
 
-def _catalogue_run(tmp_path_factory: pytest.TempPathFactory, helper: Helpers | None) -> Run:
+def _companion_day(i: int, k: int) -> dt.date:
+    """A day of its own for the k-th clean file delivered beside case i (before the history's first day)."""
+    return dt.date(2023, 5, 31) - dt.timedelta(days=3 * i + k)
+
+
+def _catalogue_run(tmp_path_factory: pytest.TempPathFactory, helper: Helpers | None, layout: str) -> Run:
     dirs = DataDirs.from_env(tmp_path_factory.mktemp("catalogue") / "data")
     days, delivered = {}, {}
     with Ledger(dirs.ledger_path) as ledger:
         first = dt.date(2023, 6, 1)
-        for i in range(SNAPSHOT_HISTORY):
-            write_batch(dirs, ledger, "kt/kdeal_stores", clean_rows("kt/kdeal_stores", 200, first + dt.timedelta(i)),
-                        day=first + dt.timedelta(i))
+        cases: list[tuple[int, Case, dt.date, Rows]] = []
         for i, case in enumerate(CASES):
             day = case.day or first + dt.timedelta(days=SNAPSHOT_HISTORY + i)
             rows = clean_rows(case.feed, 200 if case.feed == "kt/kdeal_stores" and case.n else case.n, day)
@@ -210,10 +226,37 @@ def _catalogue_run(tmp_path_factory: pytest.TempPathFactory, helper: Helpers | N
                 rows = rows[: case.n]
             if case.change:
                 rows = case.change(rows)
-            write_batch(dirs, ledger, case.feed, rows, day=day, **case.write)
             days[case.id], delivered[case.id] = day, len(rows)
+            cases.append((i, case, day, rows))
+        if layout == "in a nightly with a late file":   # the night before: two clean files, published
+            for i, case, _, _ in cases:
+                if not case.write:
+                    late, other = _companion_day(i, 0), _companion_day(i, 1)
+                    write_batches_together(dirs, ledger, case.feed, {late: _clean_companion(case, late),
+                                                                     other: _clean_companion(case, other)})
+            audit(dirs, ledger, run_id="the night before", today=TODAY)
+        for i in range(SNAPSHOT_HISTORY):
+            write_batch(dirs, ledger, "kt/kdeal_stores", clean_rows("kt/kdeal_stores", 200, first + dt.timedelta(i)),
+                        day=first + dt.timedelta(i))
+        for i, case, day, rows in cases:
+            if case.write or layout == "one file per batch":   # a file of another schema: a raw file of its own
+                write_batch(dirs, ledger, case.feed, rows, day=day, **case.write)
+            elif layout == "in a backfill's segments":        # between two clean files of its feed
+                before, after = _companion_day(i, 1), _companion_day(i, 2)
+                write_batches_together(dirs, ledger, case.feed, {
+                    before: _clean_companion(case, before), day: rows, after: _clean_companion(case, after)})
+            else:                                  # tonight's file, and a correction of one of last night's
+                late = _companion_day(i, 0)
+                write_batches_together(dirs, ledger, case.feed, {
+                    day: rows, late: _clean_companion(case, late, start=1000)})
         report = audit(dirs, ledger, run_id="catalogue", today=TODAY, helper=helper)
-    return Run(dirs, report, days, delivered)
+    cases_rows = sum(delivered.values()) + SNAPSHOT_HISTORY * 200
+    return Run(dirs, report, days, delivered, layout, companions=report.rows_delivered - cases_rows)
+
+
+def _clean_companion(case: Case, day: dt.date, start: int = 0) -> Rows:
+    """A clean file of the case's feed for another day (`start`: other rows, a new version of it)."""
+    return clean_rows(case.feed, 200 if case.feed == "kt/kdeal_stores" else max(case.n, 100), day, start=start)
 
 
 def _outcome(run: Run, case: Case):
@@ -277,7 +320,9 @@ def test_case_on_disk(run: Run, case: Case) -> None:
 def test_one_run_reconciles(run: Run) -> None:
     r = run.report
     assert r.reconciled
-    assert r.rows_delivered == sum(run.delivered.values()) + SNAPSHOT_HISTORY * 200
+    companions = {"one file per batch": 0, "in a backfill's segments": 2, "in a nightly with a late file": 1}
+    assert r.rows_delivered == sum(run.delivered.values()) + SNAPSHOT_HISTORY * 200 + run.companions
+    assert len(r.batches) == SNAPSHOT_HISTORY + len(CASES) + companions[run.layout] * sum(not c.write for c in CASES)
     assert r.rows_delivered == r.rows_published + r.rows_rejected + r.rows_quarantined
     assert r.data_docs is not None and r.data_docs.exists()
 
@@ -297,9 +342,35 @@ def test_no_personal_data_leaves_the_gate(run: Run) -> None:
     assert set(masked.column("대표자명").to_pylist()) == {"***"}
 
 
-def test_cases_cover_every_feed_and_rule() -> None:
-    from panro.contracts import load_contracts
+def test_staging_reads_each_published_batch_once(run: Run) -> None:
+    """dbt's staging models hold every published batch's rows once, from the one file the published index
+    names for it: never a rejected row, nor a row of a batch held or replaced, though a raw file of several
+    batches, published as it is, still holds them."""
+    if run.layout == "one file per batch":
+        pytest.skip("every batch has a raw file of its own here: no file is shared")
+    built = run_dbt(run.dirs, "build", select="resource_type:seed staging",
+                    exclude="resource_type:test resource_type:unit_test")
+    assert built.success, built.summary()
+    with Ledger(run.dirs.ledger_path) as ledger:
+        everything = ledger.batches()
+    published = {b.batch_id: b.rows_published for b in everything if b.status == "published"}
+    sharing = Counter(b.raw_path for b in everything)
+    # the layout shares raw files between trimmed, held or replaced batches and clean ones
+    for status in ("published", "quarantined") + (("superseded",) if "nightly" in run.layout else ()):
+        assert any(sharing[b.raw_path] > 1 and b.status == status and (b.rows_rejected or status != "published")
+                   for b in everything), status
+    con = duckdb.connect(str(run.dirs.work_warehouse), read_only=True)
+    try:
+        staged: dict[str, int] = {}
+        for contract in load_contracts():
+            staged |= dict(con.execute(f"select _batch_id, count(*) from staging.stg_{contract.partner}__"
+                                       f"{contract.feed} group by 1").fetchall())
+    finally:
+        con.close()
+    assert staged == {bid: n for bid, n in published.items() if n}
 
+
+def test_cases_cover_every_feed_and_rule() -> None:
     assert {c.feed for c in CASES} == {c.name for c in load_contracts()}
     assert len(CASES) >= 15
     assert {"schema", "key", "brn", "region", "enum", "type", "non_negative", "window", "cross_field",

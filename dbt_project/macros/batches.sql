@@ -48,9 +48,12 @@ select distinct _batch_id from {{ src }} where _batch_id is not null
 {%- endmacro %}
 
 {#- The rows a staging model reads from source(source_name, table_name): every published row on a
-    full refresh, else the rows of the batches it does not hold yet — read from the files the index
-    names for them. A published file may hold several batches (a raw file of several delivered files,
-    linked whole: architecture.md), some of them since replaced: only the listed batches' rows count. -#}
+    full refresh, else the rows of the batches it does not hold yet — each batch read from the one file
+    the index names for it, and from no other. A published file may hold several batches (a raw file of
+    several delivered files, linked whole: architecture.md), and rows of batches published elsewhere:
+    a batch published without its rejected rows has a file of its own, while the linked file still holds
+    every row it delivered; a batch replaced or held since is in no index entry at all. So a row counts
+    when its (file, batch) pair is listed, never by its batch id alone. -#}
 {% macro published_rows(source_name, table_name) -%}
 {%- set src = source(source_name, table_name) -%}
 {%- if model.resource_type == 'unit_test' or not has_published_index() -%}
@@ -70,10 +73,13 @@ select distinct _batch_id from {{ src }} where _batch_id is not null
            if is_incremental() else "")
         ~ " order by path, batch_id") -%}
     {%- set ids = found.columns[0].values() -%}
+    {%- set paths = found.columns[1].values() -%}
     {%- set files = [root ~ '/' ~ feed ~ '/_schema.parquet'] -%}
-    {%- for path in found.columns[1].values() %}{% if loop.first or path != loop.previtem %}{% do files.append(root ~ '/' ~ path) %}{% endif %}{% endfor -%}
-(select * from read_parquet([{{ _quoted_list(files) }}], union_by_name = true)
- where {% if ids | length == 0 %}false{% else %}_batch_id in ({{ _quoted_list(ids) }}){% endif %})
+    {%- for path in paths %}{% if loop.first or path != loop.previtem %}{% do files.append(root ~ '/' ~ path) %}{% endif %}{% endfor -%}
+(select * exclude (_published_file)
+ from read_parquet([{{ _quoted_list(files) }}], union_by_name = true, filename = '_published_file')
+ where {% if ids | length == 0 %}false{% else %}(_published_file, _batch_id) in (values
+    {%- for i in range(ids | length) %} ({{ _quoted(root ~ '/' ~ paths[i]) }}, {{ _quoted(ids[i]) }}){% if not loop.last %},{% endif %}{% endfor %}){% endif %})
 {%- endif -%}
 {%- endmacro %}
 
