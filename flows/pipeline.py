@@ -25,7 +25,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.context import get_run_context
 from prefect.utilities.annotations import quote
 
-from panro import dbt_worker, faults, gate, memory, notify, report
+from panro import dbt_failures, dbt_worker, faults, gate, memory, notify, report
 from panro.dbt_worker import DbtWorker
 from panro.extract import extract
 from panro.helpers import Helpers
@@ -40,7 +40,12 @@ T = TypeVar("T")
 
 
 class TransformFailed(RuntimeError):
-    """dbt build (models or tests) failed: nothing is published."""
+    """dbt build (models or tests) failed: nothing is published. `failed` names each failing node and,
+    for a data test, the published batches its rows come from (plain data, for the report)."""
+
+    def __init__(self, message: str, failed: list[dict[str, object]] | None = None) -> None:
+        super().__init__(message)
+        self.failed = failed or []
 
 
 def _transient_io(_task: Any, _run: Any, state: Any) -> bool:
@@ -100,7 +105,11 @@ def build_marts(dbt: DbtWorker) -> Any:
     log = get_run_logger()
     result = dbt.build_for_run()
     if not result.success:
-        raise TransformFailed("dbt build failed: " + "; ".join(result.failures[:10]))
+        failed = dbt_failures.trace(dbt.dirs.work_warehouse, result.failed_nodes)
+        lines = [f.describe() for f in failed] or list(result.failures[:10])
+        for line in lines:
+            log.error("%s", line)
+        raise TransformFailed("dbt build failed: " + "; ".join(lines[:10]), [f.to_dict() for f in failed])
     log.info("dbt build passed in %.1f s", result.elapsed)
     return result
 
@@ -158,6 +167,7 @@ def run_pipeline(dirs: DataDirs, dates: list[dt.date], kind: str) -> RunOutcome:
                     outcome.published = True
                 except Exception as e:
                     outcome.error = f"{type(e).__name__}: {e}"
+                    outcome.dbt_failures = getattr(e, "failed", [])
                     raise
                 finally:
                     outcome.batches = batches_touched_since(ledger, outcome.started_at)
@@ -198,6 +208,7 @@ def _announce(dirs: DataDirs, outcome: RunOutcome, dbt: DbtWorker) -> None:
             "dates": [str(d) for d in outcome.dates],
             "held_back": [{"partner": b.partner, "feed": b.feed, "file": b.file_name,
                            "status": b.status, "reason": b.reason} for b in outcome.held_back],
+            "dbt_failures": outcome.dbt_failures,
         })
 
 

@@ -57,6 +57,11 @@ def _parser() -> argparse.ArgumentParser:
                       help="publish it as it is (needs --reason), instead of re-auditing it")
     qrel.add_argument("--reason", default="", help="why it is released (recorded)")
     qrel.add_argument("--by", default=os.environ.get("USER", "unknown"), help="who releases it (recorded)")
+    qhold = qs.add_parser("hold", parents=[common],
+                          help="take a published batch out (e.g. one a failing dbt test names) and hold it")
+    qhold.add_argument("batch", nargs="+", help="batch ids (partner/feed/file@checksum12), as a failure names them")
+    qhold.add_argument("--reason", required=True, help="why it is held (recorded)")
+    qhold.add_argument("--by", default=os.environ.get("USER", "unknown"), help="who holds it (recorded)")
 
     d = sub.add_parser("demo", parents=[common],
                        help="generate 2023, backfill it, print the KPIs beside the article, write the report")
@@ -139,18 +144,39 @@ def _run_flow(fn_name: str, dirs: DataDirs, **params: object) -> int:
         return EXIT_FAILED
     except Exception as e:
         print(f"panro: the run failed and published nothing new: {type(e).__name__}: {e}", file=sys.stderr)
+        _print_dbt_failures(getattr(e, "failed", []))
         return EXIT_FAILED
     from panro.outcome import describe
 
     for b in result["held_back"]:
         line = describe(b["partner"], b["feed"], b["file_name"], b["status"], b["reason"])
         print(f"held back: {line}", file=sys.stderr)
+    for b in result.get("trimmed", []):
+        line = describe(b["partner"], b["feed"], b["file_name"], "published", b["reason"])
+        print(f"rows rejected: {line}", file=sys.stderr)
     totals = result["totals"]
     print(f"{result['kind']} {result['dates'][0]} … {result['dates'][1]}: {totals['batches']} batches, "
           f"{totals['rows_delivered']:,} rows delivered, {totals['rows_published']:,} published, "
           f"{totals['rows_rejected']:,} rejected, {totals['rows_quarantined']:,} quarantined "
           f"→ exit {result['exit_code']}")
     return int(result["exit_code"])
+
+
+def _print_dbt_failures(failed: list[dict[str, object]]) -> None:
+    """Each failing dbt test with the batches whose rows it found, and how to take them out."""
+    held: list[str] = []
+    for f in failed:
+        where = f" on {f['model']}" if f.get("model") else ""
+        print(f"dbt {f['resource_type']} failed: {f['node']}{where}: {f['message']}", file=sys.stderr)
+        for b in f.get("batches") or []:
+            print(f"  rows from {b['partner']}/{b['feed']} {b['file_name']}: {b['rows']:,} (batch {b['batch_id']})",
+                  file=sys.stderr)
+            held.append(str(b["batch_id"]))
+        if f.get("traced"):
+            print(f"  {f['traced']}", file=sys.stderr)
+    if held:
+        print("to publish everything else tonight, hold them back: panro quarantine hold "
+              + " ".join(dict.fromkeys(held)) + " --reason '…'", file=sys.stderr)
 
 
 def _run(args: argparse.Namespace, dirs: DataDirs) -> int:
@@ -168,6 +194,8 @@ def _quarantine(args: argparse.Namespace, dirs: DataDirs) -> int:
         return quarantine.cli_list(dirs)
     if args.action == "show":
         return quarantine.cli_show(dirs, args.id)
+    if args.action == "hold":
+        return quarantine.cli_hold(dirs, args.batch, reason=args.reason, who=args.by)
     if args.accept and not args.reason.strip():
         print("panro: --accept needs --reason (it is recorded with who released it)", file=sys.stderr)
         return EXIT_FAILED

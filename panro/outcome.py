@@ -42,10 +42,16 @@ class RunOutcome:
     error: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
     kpis: list[dict[str, object]] = field(default_factory=list)
+    dbt_failures: list[dict[str, object]] = field(default_factory=list)   # panro.dbt_failures.FailedTest
 
     @property
     def held_back(self) -> list[BatchLine]:
         return [b for b in self.batches if b.status in ("quarantined", "failed")]
+
+    @property
+    def trimmed(self) -> list[BatchLine]:
+        """Published batches that lost rows to a row rule (each row named in its reason)."""
+        return [b for b in self.batches if b.status == "published" and b.rows_rejected]
 
     @property
     def exit_code(self) -> int:
@@ -76,7 +82,8 @@ class RunOutcome:
         return value also cost Prefect a walk through them all, looking for futures."""
         return {"run_id": self.run_id, "kind": self.kind, "dates": self.dates, "published": self.published,
                 "error": self.error, "exit_code": self.exit_code, "totals": self.totals(),
-                "held_back": [asdict(b) for b in self.held_back], "timings": dict(self.timings)}
+                "held_back": [asdict(b) for b in self.held_back], "trimmed": [asdict(b) for b in self.trimmed],
+                "dbt_failures": self.dbt_failures, "timings": dict(self.timings)}
 
 
 def describe(partner: str, feed: str, file_name: str, status: str, reason: str | None) -> str:

@@ -1,4 +1,5 @@
-"""What the gate held back, and putting it through again: `panro quarantine list | show ID | release ID`.
+"""What the gate held back, and putting it through again: `panro quarantine list | show ID | release ID`;
+and holding back a published batch by hand: `panro quarantine hold BATCH`.
 
 Every batch the gate holds — or publishes without some rejected rows — gets a folder
 `<data>/quarantine/<id>/`, where `<id>` is `<file name>@<checksum12>` (the batch id without
@@ -19,6 +20,10 @@ release reads it from there.
 Statuses in `batch.json`: `held` (quarantined: not published), `rows_rejected` (published without
 the rejected rows), `released` (re-audited and published), `accepted` (published as-is by a person),
 `superseded` (a newer version of the same file was published).
+
+A published batch can be held by a person (`hold`): when dbt's data tests find its rows wrong together
+with other batches' (panro.dbt_failures names it), holding it lets the next run publish everything
+else. It is then held like any other, and `release` puts it through again.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from panro.batches import published_path, raw_schema, read_batch, write_parquet_
 from panro.contracts import FeedContract, contract_for
 from panro.gate.state import write_index
 from panro.ledger import Batch, Ledger, now_utc
+from panro.runlock import RunInProgress, run_lock
 from panro.settings import DataDirs
 
 MANIFEST_FILE = "batch.json"
@@ -112,6 +118,16 @@ def mark_superseded(dirs: DataDirs, old: Batch, *, by: str) -> None:
     where = folder(dirs, quarantine_id(old))
     if (where / MANIFEST_FILE).exists():
         _log(where, "superseded", {"action": "superseded", "who": "gate", "reason": f"replaced by {by}"})
+
+
+def mask_pii(table: pa.Table, pii: list[str] | tuple[str, ...]) -> pa.Table:
+    """Personal-data columns as `***` (NULL stays NULL): what every quarantine file holds of them."""
+    for name in pii:
+        if name in table.column_names:
+            col = table.column(name)
+            masked = pc.if_else(pc.is_null(col), pa.scalar(None, pa.string()), pa.scalar("***", pa.string()))
+            table = table.set_column(table.column_names.index(name), name, masked)
+    return table
 
 
 def conform(table: pa.Table, contract: FeedContract) -> pa.Table:
@@ -311,6 +327,79 @@ def _release(dirs: DataDirs, ledger: Ledger, entry: Entry, *, accept: bool, reas
     return Release(entry.id, batch.batch_id, "accepted", "published", table.num_rows, 0, [])
 
 
+@dataclass(frozen=True)
+class Hold:
+    id: str
+    batch_id: str
+    rows: int              # the rows it had published, now held
+
+
+def _published_batch(ledger: Ledger, ident: str) -> Batch:
+    """The published batch `ident` names: its batch id, its quarantine id (`file@checksum12`), or its
+    file name when one published batch has it."""
+    ident = ident.strip()
+    if not ident:
+        raise QuarantineError("name the batch to hold: its batch id (partner/feed/file@checksum)")
+    batch = ledger.get(ident)
+    if batch is None:
+        found = [b for b in ledger.batches(status="published") if ident in (quarantine_id(b), b.file_name)]
+        if len(found) > 1:
+            raise QuarantineError(f"{ident!r} names {len(found)} published batches: "
+                                  + ", ".join(b.batch_id for b in found[:5]) + "; give the batch id")
+        batch = found[0] if found else None
+    if batch is None:
+        raise QuarantineError(f"no batch {ident!r} (a batch id looks like partner/feed/file@checksum12)")
+    if batch.status != "published":
+        raise QuarantineError(f"{batch.batch_id} is not published (status {batch.status}): nothing to hold")
+    return batch
+
+
+def hold(dirs: DataDirs, ident: str, *, reason: str, who: str, ledger: Ledger | None = None,
+         contracts: tuple[FeedContract, ...] | None = None) -> Hold:
+    """Take a published batch out of the published zone and hold it, on `who`'s word.
+
+    Its rows stay in the raw zone, and are copied (personal data masked) into its quarantine folder;
+    the published index no longer lists it, so the next run's dbt build drops its rows and publishes
+    everything else. `release` puts it through again (a re-audit, or as delivered with --accept), and
+    a newer version of its file, delivered by the partner, replaces it as usual."""
+    if not reason or not reason.strip():
+        raise QuarantineError("holding a published batch needs a reason (it is recorded with who held it)")
+    if not who or not who.strip():
+        raise QuarantineError("a hold needs the name of who holds the batch")
+    reason, who = reason.strip(), who.strip()
+    own = ledger is None
+    led = ledger or Ledger(dirs.ledger_path)
+    try:
+        batch = _published_batch(led, ident)
+        contract = contract_for(batch.feed_name)
+        qid = quarantine_id(batch)
+        where = folder(dirs, qid)
+        where.mkdir(parents=True, exist_ok=True)
+        source = dirs.published / batch.published_path if batch.published_path \
+            else published_path(dirs, contract, batch.file_name)
+        rows = read_batch(source, batch.batch_id)
+        write_parquet_atomic(mask_pii(rows, contract.pii_columns), where / BATCH_FILE, sync="file_and_folder")
+        why = f"{batch.partner}/{batch.feed} {batch.file_name} — held by {who}: {reason}"
+        led.update(batch.batch_id, status="quarantined", rows_published=0, rows_rejected=0, published_path=None,
+                   reason=why[:2000], decided_at=now_utc(), decided_by=who)
+        write_index(dirs, led, contracts)
+    finally:
+        if own:
+            led.close()
+    earlier = read_manifest(where)
+    manifest = {
+        **earlier, "id": qid, "batch_id": batch.batch_id, "partner": batch.partner, "feed": batch.feed,
+        "file_name": batch.file_name, "business_date": batch.business_date.isoformat() if batch.business_date
+        else None, "checksum": batch.checksum, "status": HELD, "outcome": "quarantined",
+        "rows_delivered": batch.rows_delivered or rows.num_rows, "rows_rejected": batch.rows_rejected or 0,
+        "reasons": [why, *earlier.get("reasons", [])], "warnings": earlier.get("warnings", []),
+        "history": [*earlier.get("history", []),
+                    {"at": now_utc().isoformat(), "action": "hold", "who": who, "reason": reason}],
+    }
+    write_manifest(where, manifest)
+    return Hold(qid, batch.batch_id, rows.num_rows)
+
+
 # -- the command line (`panro quarantine …`; exit 0 done, 1 error, 2 still held) ----------------------
 
 def unreadable(dirs: DataDirs) -> list[Batch]:
@@ -358,10 +447,25 @@ def cli_show(dirs: DataDirs, ident: str) -> int:
     return 0
 
 
+def cli_hold(dirs: DataDirs, idents: list[str], *, reason: str, who: str) -> int:
+    try:
+        with run_lock(dirs):
+            for ident in idents:
+                h = hold(dirs, ident, reason=reason, who=who)
+                print(f"{h.id}: held ({h.rows:,} rows no longer published); to put it through again: "
+                      f"panro quarantine release {h.id}")
+    except (QuarantineError, RunInProgress) as e:
+        print(f"panro: {e}", file=sys.stderr)
+        return 1
+    print("the next run publishes everything else")
+    return 0
+
+
 def cli_release(dirs: DataDirs, ident: str, *, accept: bool, reason: str, who: str) -> int:
     try:
-        done = release(dirs, ident, accept=accept, reason=reason, who=who)
-    except QuarantineError as e:
+        with run_lock(dirs):
+            done = release(dirs, ident, accept=accept, reason=reason, who=who)
+    except (QuarantineError, RunInProgress) as e:
         print(f"panro: {e}", file=sys.stderr)
         return 1
     print(f"{done.id}: {done.action} → {done.outcome} ({done.rows_published:,} rows published, "

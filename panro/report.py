@@ -46,6 +46,20 @@ def batch_rows(outcome: RunOutcome) -> list[dict[str, object]]:
     } for b in outcome.batches]
 
 
+def dbt_failure_rows(outcome: RunOutcome) -> list[dict[str, object]]:
+    """One row per failing dbt node and batch its rows come from (panro.dbt_failures)."""
+    rows: list[dict[str, object]] = []
+    for f in outcome.dbt_failures:
+        found = f.get("batches") or [{}]
+        for b in found:  # type: ignore[union-attr]
+            rows.append({"dbt node": f"{f['resource_type']} {f['node']}", "model": f.get("model") or "",
+                         "message": str(f.get("message") or "")[:200],
+                         "partner/feed": f"{b['partner']}/{b['feed']}" if b else "", "file": b.get("file_name", ""),
+                         "rows": b.get("rows", f.get("failing_rows") or 0), "batch": b.get("batch_id", "")
+                         or f.get("traced") or ""})
+    return rows
+
+
 def summary_markdown(outcome: RunOutcome) -> str:
     t = outcome.totals()
     lines = [
@@ -57,6 +71,13 @@ def summary_markdown(outcome: RunOutcome) -> str:
     ]
     if outcome.error:
         lines += ["", f"**Failed:** {outcome.error} — the previous publication is untouched."]
+    if outcome.dbt_failures:
+        lines += ["", "## dbt found these rows wrong", "", "| dbt node | partner/feed | file | rows | batch |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {r['dbt node']} | {r['partner/feed']} | {r['file']} | {r['rows']} | {r['batch']} |"
+                  for r in dbt_failure_rows(outcome)]
+        lines += ["", "Hold a batch back with `panro quarantine hold BATCH --reason …`: the next run publishes "
+                  "everything else."]
     if outcome.held_back:
         lines += ["", "## Held back", "", "| partner/feed | file | status | reason |", "|---|---|---|---|"]
         lines += [f"| {b.partner}/{b.feed} | {b.file_name} | {b.status} | {b.reason[:200]} |"
@@ -241,6 +262,10 @@ def render_html(dirs: DataDirs, outcome: RunOutcome) -> str:
              " · " + ", ".join(f"{k} {v}s" for k, v in outcome.timings.items()) + f"</p><p>{_links(dirs)}</p>"]
     if outcome.error:
         parts.append(f"<p class=bad>{html.escape(outcome.error)}</p>")
+    if outcome.dbt_failures:
+        parts += ["<h2>dbt found these rows wrong</h2>", _table(dbt_failure_rows(outcome), {"rows"}),
+                  "<p>Hold a batch back (<code>panro quarantine hold BATCH --reason …</code>) and the next run "
+                  "publishes everything else.</p>"]
     years = sorted({int(k["year"]) for k in outcome.kpis})  # type: ignore[call-overload]
     for year in years:
         found = kpi_lookup(outcome.kpis, year)

@@ -41,6 +41,9 @@ class NodeFailure:
     resource_type: str
     status: str
     message: str
+    compiled_code: str | None = None   # a data test's query: its failing rows (panro.dbt_failures)
+    tested_model: str | None = None    # the model a data test is attached to (its name)
+    failing_rows: int | None = None    # what the test's query returned
 
 
 @dataclass(frozen=True)
@@ -267,7 +270,11 @@ def _collect(command: str, result: Any, elapsed: float) -> DbtRun:
         statuses[uid] = status
         nodes += 1
         if status in _FAILED:
-            failures.append(NodeFailure(uid, rtype, status, _message(r)))
+            attached = getattr(node, "attached_node", None)
+            failures.append(NodeFailure(uid, rtype, status, _message(r),
+                                        compiled_code=getattr(node, "compiled_code", None),
+                                        tested_model=attached.rsplit(".", 1)[-1] if attached else None,
+                                        failing_rows=getattr(r, "failures", None)))
         elif status in _SKIPPED:
             skipped.append(uid)
         elif status == "warn":

@@ -642,15 +642,6 @@ def _row_reasons(a: _Audit, rejected: np.ndarray) -> list[list[str]]:
     return [by_pos[int(p)] for p in rejected]
 
 
-def _mask(table: pa.Table, pii: list[str]) -> pa.Table:
-    for name in pii:
-        if name in table.column_names:
-            col = table.column(name)
-            masked = pc.if_else(pc.is_null(col), pa.scalar(None, pa.string()), pa.scalar("***", pa.string()))
-            table = table.set_column(table.column_names.index(name), name, masked)
-    return table
-
-
 def _validation_doc(a: _Audit, d: _Decision, run_id: str) -> dict[str, Any]:
     try:
         doc = load_suite(a.contract)
@@ -684,9 +675,9 @@ def _write_quarantine(dirs: DataDirs, a: _Audit, d: _Decision, run_id: str, deci
         (folder / stale).unlink(missing_ok=True)
     if a.table is not None:
         if d.outcome == "quarantined":
-            write_parquet_atomic(_mask(a.table.slice(a.start, a.stop - a.start), pii), folder / q.BATCH_FILE)
+            write_parquet_atomic(q.mask_pii(a.table.slice(a.start, a.stop - a.start), pii), folder / q.BATCH_FILE)
         if len(d.rejected):
-            rejected = _mask(a.table.take(pa.array(d.rejected)), pii)
+            rejected = q.mask_pii(a.table.take(pa.array(d.rejected)), pii)
             rejected = rejected.append_column("_reasons", pa.array(_row_reasons(a, d.rejected),
                                                                    pa.list_(pa.string())))
             write_parquet_atomic(rejected, folder / q.REJECTED_FILE)
