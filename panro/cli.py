@@ -190,7 +190,9 @@ def _demo(args: argparse.Namespace, dirs: DataDirs) -> int:
     if code == EXIT_FAILED:
         return code
     print()
-    print(article.format_table(article.compare(report.kpi_lookup(report.read_kpis(dirs, 2023), 2023))))
+    kpis = report.read_kpis(dirs, article.ARTICLE_YEAR)
+    print(article.format_table(article.compare(report.kpi_lookup(kpis, article.ARTICLE_YEAR)),
+                               report.kpi_names(kpis)))
     print(f"\nwarehouse: {dirs.warehouse}\nreport:    {dirs.reports / 'latest.html'}")
     return code
 
