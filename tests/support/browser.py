@@ -1,7 +1,7 @@
 """Pages opened as a reader opens them: Debian's Chromium, headless, driven by Playwright, offline.
 
 Every request that is not a `file://` URL is refused and recorded (the agency's network is offline: a
-page must not need one), and so is every script error and console error.
+page must not need one), and so is every script error, console error and dialog.
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ def opened(path: Path, *, width: int = 1200, height: int = 900) -> Iterator[Open
             page.on("pageerror", lambda e: seen.errors.append(f"page error: {e}"))
             page.on("console", lambda m: seen.errors.append(f"console {m.type}: {m.text}")
                     if m.type in ("error", "assert") else None)
+            # a dialog is a script the page should not run (alert() in a delivered value, say)
+            page.on("dialog", lambda d: (seen.errors.append(f"dialog: {d.message}"), d.dismiss()))
 
             def refuse(route: Any) -> None:
                 seen.external.append(route.request.url)
