@@ -1,13 +1,13 @@
-"""What the run report's tables and charts show, read from the warehouses (plain rows, no HTML).
+"""What the run report's tables and charts show, read from what analysts see (plain rows, no HTML).
 
-Read under the run's lock: the published warehouse (the marts analysts see) and the run's own work
-warehouse (the staging tables' business dates, the merchant-day sales). Three rules keep the pictures
-honest:
+The figures come from the published warehouse and the published zone's index only, never from the
+run's work warehouse: dbt's process may hold that one open meanwhile (its docs), and a report drawn
+from what was published is a report on what analysts read. Three rules keep the pictures honest:
 
 - distinct counts are counted, never added: merchants reached per 시도, per month or per support type
   each come from `count(distinct merchant_id)` over the events, not from sums of `mart_support_reach`
   rows (a merchant supported twice, or by two partners, is one merchant);
-- a day a partner's sales feed has no published data for is a gap (None), never a zero, and a gap the
+- a day a partner's sales feed has no published file for is a gap (None), never a zero, and a gap the
   quarantine holds a file for is said to be held back;
 - a year's figures say which period of business dates they cover, and only a whole programme year
   (1 January to 31 December, nothing of it held back) is one to compare with the article.
@@ -21,6 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
+
+from panro.batches import INDEX_FILE, SCHEMA_FILE
+from panro.contracts import contract_for
+from panro.settings import DataDirs
 
 # the feed whose published days make each partner's merchant-day sales (metrics.md "Sales")
 SALES_FEEDS = {"kt": "kt/kdeal_orders", "yogiyo": "yogiyo/orders", "zigzag": "zigzag/sales"}
@@ -72,24 +77,40 @@ def _days(start: dt.date, end: dt.date) -> list[dt.date]:
     return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
 
 
-def coverage(work: duckdb.DuckDBPyConnection | None, held: list[tuple[str, dt.date | None]]) -> Coverage:
-    """From the staging tables' `_business_date` (what dbt built the marts from), and the held batches
-    (`partner/feed`, business date)."""
+def coverage(dirs: DataDirs, held: list[tuple[str, dt.date | None]]) -> Coverage:
+    """The business dates of every published batch (the published zone's index: what dbt built the
+    marts from), and the held batches (`partner/feed`, business date)."""
     cov = Coverage()
     for feed, day in held:
         if day is not None:
             cov.held.setdefault(feed, set()).add(day)
-    if work is None:
-        return cov
-    tables = [r[0] for r in work.execute(
-        "select table_name from information_schema.tables where table_schema = 'staging' "
-        "and table_name like 'stg\\_%\\_\\_%' escape '\\'").fetchall()]
-    for table in tables:
-        partner, feed = table.removeprefix("stg_").split("__", 1)
-        rows = work.execute(f'select distinct _business_date from staging."{table}" '
-                            "where _business_date is not null").fetchall()
-        cov.days[f"{partner}/{feed}"] = {r[0] for r in rows}
+    by_feed: dict[str, list[str]] = defaultdict(list)
+    for feed, file_name in _published_files(dirs):
+        by_feed[feed].append(file_name)
+    for feed, names in by_feed.items():
+        try:
+            contract = contract_for(feed)
+        except KeyError:      # a feed no contract names any more
+            continue
+        cov.days[feed] = {d for d in map(contract.business_date, names) if d is not None}
     return cov
+
+
+def _published_files(dirs: DataDirs) -> list[tuple[str, str]]:
+    """(partner/feed, delivered file name) of every published batch, from the index the gate writes; a
+    published zone without one (files put there by hand) is read for its batches' file names."""
+    index = dirs.published / INDEX_FILE
+    if index.exists():
+        table = pq.ParquetFile(index).read(columns=["feed", "batch_id"])   # (read_table loads pyarrow.dataset)
+        return [(feed, batch_id.split("/", 2)[2].rsplit("@", 1)[0])
+                for feed, batch_id in zip(table.column("feed").to_pylist(), table.column("batch_id").to_pylist(),
+                                          strict=True)]
+    found = set()
+    for path in dirs.published.glob("*/*/*.parquet"):
+        if path.name != SCHEMA_FILE:
+            names = pq.ParquetFile(path).read(columns=["_source_file"]).column("_source_file").unique().to_pylist()
+            found |= {(f"{path.parent.parent.name}/{path.parent.name}", n) for n in names if n}
+    return sorted(found)
 
 
 # -- KPIs ----------------------------------------------------------------------------------------
@@ -172,14 +193,14 @@ def _platform_names(marts: duckdb.DuckDBPyConnection | None) -> dict[str, str]:
     return dict(marts.execute("select partner_code, platform_name_ko from marts.dim_partner").fetchall())
 
 
-def sales_days(work: duckdb.DuckDBPyConnection, names: dict[str, str], cov: Coverage,
+def sales_days(marts: duckdb.DuckDBPyConnection, names: dict[str, str], cov: Coverage,
                start: dt.date, end: dt.date) -> SalesDays:
-    """Merchant-level sales (the festival KPI's partners) per partner and day, from the merchant-day sales."""
+    """Merchant-level sales (the festival KPI's partners) per partner and day, from mart_daily_sales."""
     found: dict[str, dict[dt.date, float]] = defaultdict(dict)
-    for partner, day, value in work.execute("""
-            select partner_code, sales_date, sum(sales_krw) from intermediate.int_daily_sales_netted
-            where sales_date between ? and ? group by all""", [start, end]).fetchall():
-        found[partner][day] = float(value)
+    for partner, day, value in marts.execute("""
+            select partner_code, sales_date, sales_krw from marts.mart_daily_sales
+            where sales_date between ? and ?""", [start, end]).fetchall():
+        found[partner][day] = float(value or 0)
     values: dict[str, dict[dt.date, float | None]] = {}
     gaps: dict[str, list[tuple[dt.date, bool]]] = {}
     for partner, feed in sorted(SALES_FEEDS.items()):

@@ -67,12 +67,12 @@ class Section:
 
 @dataclass
 class Page:
-    """What every section is made from: the run, and the warehouses opened read-only (None if absent)."""
+    """What every section is made from: the run, the published warehouse opened read-only (None if
+    absent or the run failed), and what the published zone covers."""
 
     dirs: DataDirs
     outcome: RunOutcome
     marts: duckdb.DuckDBPyConnection | None
-    work: duckdb.DuckDBPyConnection | None
     coverage: figures.Coverage
 
     @property
@@ -96,13 +96,11 @@ def _held_now(dirs: DataDirs, outcome: RunOutcome) -> list[tuple[str, dt.date | 
 @contextmanager
 def page_of(dirs: DataDirs, outcome: RunOutcome) -> Iterator[Page]:
     marts = figures.connect(dirs.warehouse) if outcome.published else None
-    work = figures.connect(dirs.work_warehouse) if outcome.published else None
     try:
-        yield Page(dirs, outcome, marts, work, figures.coverage(work, _held_now(dirs, outcome)))
+        yield Page(dirs, outcome, marts, figures.coverage(dirs, _held_now(dirs, outcome)))
     finally:
-        for con in (marts, work):
-            if con is not None:
-                con.close()
+        if marts is not None:
+            marts.close()
 
 
 # -- the sections, in page order -----------------------------------------------------------------
@@ -158,14 +156,14 @@ def reach_section(page: Page) -> Section | None:
     regions = figures.reach_by_region(page.marts, year)
     return Section("reach", "Merchants reached", "sections/reach.html.j2", {
         "year": year,
-        "trend": charts.svg(charts.reach_trend(trend)) if trend else None,
-        "regions": charts.svg(charts.reach_by_region(regions, year)) if regions else None})
+        "trend": charts.draw(charts.reach_trend(trend)) if trend else None,
+        "regions": charts.draw(charts.reach_by_region(regions, year)) if regions else None})
 
 
 def sales_section(page: Page) -> Section | None:
     """Monthly sales of the festival KPI's partners, and each festival of the year day by day, with the
     days a partner's sales feed has no data for shown as gaps and listed."""
-    if page.marts is None or page.work is None or not page.years:
+    if page.marts is None or not page.years:
         return None
     from panro import charts
 
@@ -174,7 +172,7 @@ def sales_section(page: Page) -> Section | None:
         return None
     first, last = min(sales_days), max(sales_days)
     names = page.names
-    whole = figures.sales_days(page.work, names, page.coverage, first, last)
+    whole = figures.sales_days(page.marts, names, page.coverage, first, last)
     monthly = figures.sales_by_month(whole)
     year = page.years[-1]
     festivals = []
@@ -182,17 +180,17 @@ def sales_section(page: Page) -> Section | None:
         code, name, start, end = festival
         if start > last:
             continue
-        days = figures.sales_days(page.work, names, page.coverage, start - dt.timedelta(days=figures.BASELINE_DAYS),
+        days = figures.sales_days(page.marts, names, page.coverage, start - dt.timedelta(days=figures.BASELINE_DAYS),
                                   min(end, last))
         # a partner's baseline (its mean daily sales over the 28 days before) only when all 28 have data
         before = {p: [v for d, v in by_day.items() if d < start] for p, by_day in days.values.items()}
         baselines = {p: sum(vs) / len(vs) for p, vs in before.items() if vs and None not in vs}  # type: ignore[arg-type]
         festivals.append({"code": code, "name": name, "start": start, "end": end, "clipped": end > last,
-                          "chart": charts.svg(charts.festival_days(days.rows(), festival, baselines)),
+                          "chart": charts.draw(charts.festival_days(days.rows(), festival, baselines)),
                           "gaps": _gap_notes(days), "no_baseline": sorted(set(before) - set(baselines))})
     return Section("sales", "Sales", "sections/sales.html.j2", {
         "first": first, "last": last, "year": year,
-        "trend": charts.svg(charts.sales_trend(monthly, figures.festivals(page.marts))) if monthly else None,
+        "trend": charts.draw(charts.sales_trend(monthly, figures.festivals(page.marts))) if monthly else None,
         "incomplete": [m for m in monthly if not m["complete"]],
         "festivals": festivals})
 
@@ -224,7 +222,7 @@ def coupons_section(page: Page) -> Section | None:
     if not rows:
         return None
     return Section("coupons", "Coupons", "sections/coupons.html.j2",
-                   {"year": year, "chart": charts.svg(charts.coupon_rates(rows, year))})
+                   {"year": year, "chart": charts.draw(charts.coupon_rates(rows, year))})
 
 
 def feeds_section(page: Page) -> Section:
@@ -259,15 +257,8 @@ def _environment() -> Any:
 
     env = jinja2.Environment(loader=jinja2.PackageLoader("panro", "templates"), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(num=_num, value=_value, date=_date, svg=_markup)
+    env.filters.update(num=_num, value=_value, date=_date)
     return env
-
-
-def _markup(svg: str) -> Any:
-    """A chart drawn by panro.charts (vl-convert's SVG, no delivered text in it unescaped)."""
-    import markupsafe
-
-    return markupsafe.Markup(svg)
 
 
 def _num(value: object) -> str:

@@ -43,7 +43,8 @@ NAMES = {"marts.dim_merchant": ["sido_name_ko"],
          "marts.mart_coupon_redemption": ["platform_name_ko", "festival_name_ko"],
          "marts.mart_festival_sales": ["festival_name_ko", "platform_name_ko", "sido_name_ko"],
          "marts.mart_support_outcomes": ["platform_name_ko", "support_type_ko"],
-         "marts.mart_program_kpis": ["kpi_name_ko", "platform_name_ko"]}
+         "marts.mart_program_kpis": ["kpi_name_ko", "platform_name_ko"],
+         "marts.mart_daily_sales": ["platform_name_ko"]}
 
 
 def rows(dirs: DataDirs, relation: str) -> list[tuple]:
@@ -202,6 +203,19 @@ def test_mart_festival_sales(built: tuple[DataDirs, DbtRun]) -> None:
         (MAY, "yogiyo", "27", "피자", 28, 1, 1, 10_000, 0, 28, 0, None),
         # 지그재그: both stores in 인천, no category known
         (MAY, "zigzag", "28", None, 28, 2, 12, 230_000, 5_000, 28, 50_000, 4.6),
+    ])
+
+
+def test_mart_daily_sales(built: tuple[DataDirs, DbtRun]) -> None:
+    dirs, _ = built
+    assert rows(dirs, "marts.mart_daily_sales") == sorted([
+        # (partner, day, orders, sales, coupon discounts, merchants with sales)
+        ("kt", D("2023-04-10"), 2, 20_000, 0, 1),                 # O1 + O2
+        ("kt", D("2023-05-05"), 2, 45_000, 3_000, 2),             # O3 + O5; O4 cancelled on 05-07
+        ("yogiyo", D("2023-04-10"), 10, 100_000, 0, 1),
+        ("yogiyo", D("2023-05-05"), 21, 260_000, 3_000, 2),
+        ("zigzag", D("2023-04-10"), 5, 50_000, 0, 1),
+        ("zigzag", D("2023-05-05"), 12, 230_000, 5_000, 2),
     ])
 
 

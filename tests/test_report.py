@@ -5,7 +5,6 @@ offline in a browser."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from pathlib import Path
 
@@ -98,21 +97,53 @@ def test_merchants_reached_are_counted_distinct_never_summed(small_publication: 
                                                                                        (D("2023-05-01"), may)}
     # and the charts stack nothing: every quantitative position channel says stack: null
     for chart in (charts.reach_by_region(regions, 2023), charts.reach_trend(months)):
-        spec = json.dumps(chart.to_dict())
-        assert '"stack": null' in spec and '"stack": "zero"' not in spec and '"stack": true' not in spec
+        positions = [enc for enc in _encodings(chart) for channel, enc in enc.items()
+                     if channel in ("x", "y") and enc.get("type") == "quantitative"]
+        assert positions and all("stack" in p and p["stack"] is None for p in positions), positions
+
+
+def _encodings(spec: dict) -> list[dict]:
+    """Every encoding block of a Vega-Lite specification (layers and facets included)."""
+    found = [spec["encoding"]] if "encoding" in spec else []
+    for key in ("layer", "spec"):
+        inner = spec.get(key)
+        for part in inner if isinstance(inner, list) else [inner] if inner else []:
+            found += _encodings(part)
+    return found
 
 
 def test_days_without_data_are_gaps_not_zeros_and_held_back_ones_say_so(small_publication: DataDirs) -> None:
     outcome = night(small_publication)
     with report.page_of(small_publication, outcome) as page:
-        assert page.work is not None
-        days = figures.sales_days(page.work, page.names, page.coverage, D("2023-05-01"), D("2023-05-07"))
+        assert page.marts is not None
+        days = figures.sales_days(page.marts, page.names, page.coverage, D("2023-05-01"), D("2023-05-07"))
     yogiyo, kdeal = days.values["요기요"], days.values["K-deal"]
     assert yogiyo[D("2023-05-05")] == 260_000 and yogiyo[D("2023-05-03")] is None and yogiyo[D("2023-05-04")] is None
     assert kdeal[D("2023-05-07")] == 0        # a file was delivered (a cancellation): a day of no sales
     assert (D("2023-05-03"), True) in days.gaps["요기요"] and (D("2023-05-04"), False) in days.gaps["요기요"]
     monthly = {(m["partner"], m["month"]): m for m in figures.sales_by_month(days)}
     assert not monthly[("요기요", D("2023-05-01"))]["complete"]
+
+
+def test_every_chart_is_a_valid_vega_lite_specification(small_publication: DataDirs) -> None:
+    """Checked against Vega-Lite's own JSON schema (the one altair ships)."""
+    import jsonschema
+    from altair.vegalite.v6.schema.core import load_schema
+
+    outcome = night(small_publication)
+    with report.page_of(small_publication, outcome) as page:
+        assert page.marts is not None
+        days = figures.sales_days(page.marts, page.names, page.coverage, D("2023-04-03"), D("2023-05-28"))
+        festival = figures.festivals(page.marts, 2023)[0]
+        made = [charts.reach_trend(figures.reach_by_month(page.marts)),
+                charts.reach_by_region(figures.reach_by_region(page.marts, 2023), 2023),
+                charts.sales_trend(figures.sales_by_month(days), figures.festivals(page.marts)),
+                charts.festival_days(days.rows(), festival, {"요기요": 1000.0}),
+                charts.coupon_rates(figures.coupon_rates(page.marts, 2023), 2023)]
+    validator = jsonschema.Draft7Validator(load_schema())
+    for spec in made:
+        errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message[:200]}" for e in validator.iter_errors(spec)]
+        assert errors == [], errors
 
 
 def test_the_report_has_monthly_trends_of_reach_and_sales_and_each_festival(written) -> None:

