@@ -1,15 +1,22 @@
-"""The programme's 2023 figures as announced (domain.md, marts.md KPI table) and how close we are."""
+"""The programme's 2023 figures as announced (domain.md, marts.md KPI table) and how close we are.
+
+The figures' names are not kept here: each KPI's Korean name, and each partner's, comes from the
+warehouse (`mart_program_kpis.kpi_name_ko`, `platform_name_ko`), where analysts read them too.
+"""
 
 from __future__ import annotations
 
+import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
+
+ARTICLE_YEAR = 2023
 
 
 @dataclass(frozen=True)
 class Figure:
     kpi_code: str
     partner_code: str
-    label: str
     value: float
     tolerance: float      # relative
     at_least: bool = False
@@ -21,23 +28,28 @@ class Figure:
             return got >= self.value
         return abs(got - self.value) <= self.tolerance * self.value + 1e-9
 
+    @property
+    def qualifier(self) -> str:
+        """How the article gives it: "≥" (over), "≈" (about) or "" (exactly)."""
+        return "≥" if self.at_least else "≈" if self.tolerance else ""
+
 
 ARTICLE_2023 = (
-    Figure("merchants_reached", "ALL", "지원 소상공인 (merchants reached)", 16_867, 0.0),
-    Figure("traditional_markets", "kakao", "전통시장 (markets with digital tutors)", 111, 0.0),
-    Figure("courses", "baemin", "배민 교육 콘텐츠 (courses)", 29, 0.0),
-    Figure("learners", "baemin", "배민 수강생 (learners, about)", 27_000, 0.02),
-    Figure("course_satisfaction_avg", "baemin", "배민 만족도 (satisfaction)", 4.83, 0.005 / 4.83),
-    Figure("smart_stores", "kt", "KT 스마트상점 (smart stores)", 200, 0.0),
-    Figure("o2o_package_merchants", "yogiyo", "요기요 1+1 패키지 (merchants, about)", 2_200, 0.02),
-    Figure("extra_support_merchants", "yogiyo", "요기요 추가지원 (merchants, about)", 1_500, 0.02),
-    Figure("avg_sales_growth_multiple", "zigzag", "지그재그 매출 성장 (×)", 3.3, 0.05 / 3.3),
-    Figure("festival_sales_krw", "ALL", "동행축제 매출 (KRW, about)", 400e9, 0.05),
-    Figure("private_support_krw", "ALL", "민간 자원 (KRW, over)", 7e9, 0.0, at_least=True),
+    Figure("merchants_reached", "ALL", 16_867, 0.0),
+    Figure("traditional_markets", "kakao", 111, 0.0),
+    Figure("courses", "baemin", 29, 0.0),
+    Figure("learners", "baemin", 27_000, 0.02),
+    Figure("course_satisfaction_avg", "baemin", 4.83, 0.005 / 4.83),
+    Figure("smart_stores", "kt", 200, 0.0),
+    Figure("o2o_package_merchants", "yogiyo", 2_200, 0.02),
+    Figure("extra_support_merchants", "yogiyo", 1_500, 0.02),
+    Figure("avg_sales_growth_multiple", "zigzag", 3.3, 0.05 / 3.3),
+    Figure("festival_sales_krw", "ALL", 400e9, 0.05),
+    Figure("private_support_krw", "ALL", 7e9, 0.0, at_least=True),
 )
 
 
-def compare(kpis: dict[tuple[str, str], float]) -> list[tuple[Figure, float | None, bool]]:
+def compare(kpis: Mapping[tuple[str, str], float]) -> list[tuple[Figure, float | None, bool]]:
     """(figure, value found for (partner, kpi), whether it reproduces the article)."""
     rows = []
     for f in ARTICLE_2023:
@@ -46,15 +58,30 @@ def compare(kpis: dict[tuple[str, str], float]) -> list[tuple[Figure, float | No
     return rows
 
 
-def format_table(rows: list[tuple[Figure, float | None, bool]]) -> str:
-    def fmt(v: float | None) -> str:
-        if v is None:
-            return "—"
-        return f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.2f}"
+def fmt(v: float | None) -> str:
+    if v is None:
+        return "—"
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.2f}"
 
-    lines = [f"{'KPI':<38} {'partner':<8} {'pipeline':>20} {'article':>20}  ok"]
+
+def _width(text: str) -> int:
+    """Columns a terminal gives the text: Hangul and other wide characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * max(0, width - _width(text))
+
+
+def format_table(rows: list[tuple[Figure, float | None, bool]], names: Mapping[tuple[str, str], str]) -> str:
+    """The comparison as text; `names`: (partner, kpi) → the figure's name as the warehouse gives it."""
+    def name(f: Figure) -> str:
+        return names.get((f.partner_code, f.kpi_code)) or f"{f.kpi_code} · {f.partner_code}"
+
+    width = max([_width(name(f)) for f, _, _ in rows] + [3]) + 2
+    lines = [f"{_pad('KPI', width)} {'pipeline':>20} {'article':>20}  ok"]
     for f, got, ok in rows:
-        want = (">= " if f.at_least else "") + fmt(f.value)
-        lines.append(f"{f.label:<38} {f.partner_code:<8} {fmt(got):>20} {want:>20}  {'✓' if ok else '✗'}")
+        want = f"{f.qualifier} {fmt(f.value)}".strip()
+        lines.append(f"{_pad(name(f), width)} {fmt(got):>20} {want:>20}  {'✓' if ok else '✗'}")
     lines.append(f"{sum(ok for *_, ok in rows)}/{len(rows)} figures reproduce the article")
     return "\n".join(lines)

@@ -63,6 +63,13 @@ def _parser() -> argparse.ArgumentParser:
     qhold.add_argument("--reason", required=True, help="why it is held (recorded)")
     qhold.add_argument("--by", default=os.environ.get("USER", "unknown"), help="who holds it (recorded)")
 
+    x = sub.add_parser("export", parents=[common],
+                       help="the published marts for a spreadsheet: one .xlsx workbook, or CSV files (UTF-8 BOM)")
+    x.add_argument("--format", choices=("xlsx", "csv"), default="xlsx",
+                   help="xlsx: one sheet per mart; csv: one file per mart (default: xlsx)")
+    x.add_argument("--out", type=Path, default=None, help="folder to write (default: DATA_DIR/reports/exports)")
+    x.add_argument("tables", nargs="*", metavar="TABLE", help="marts to export (default: every one)")
+
     d = sub.add_parser("demo", parents=[common],
                        help="generate 2023, backfill it, print the KPIs beside the article, write the report")
     d.add_argument("--seed", type=int, default=2023)
@@ -205,6 +212,19 @@ def _quarantine(args: argparse.Namespace, dirs: DataDirs) -> int:
     return code
 
 
+def _export(args: argparse.Namespace, dirs: DataDirs) -> int:
+    from panro.export import ExportError, export
+
+    try:
+        written = export(dirs, args.format, args.out, args.tables)
+    except ExportError as e:
+        print(f"panro export: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    for path in written:
+        print(path)
+    return EXIT_OK
+
+
 def _demo(args: argparse.Namespace, dirs: DataDirs) -> int:
     from panro import article, report
     from panro.generate import generate
@@ -218,7 +238,9 @@ def _demo(args: argparse.Namespace, dirs: DataDirs) -> int:
     if code == EXIT_FAILED:
         return code
     print()
-    print(article.format_table(article.compare(report.kpi_lookup(report.read_kpis(dirs, 2023), 2023))))
+    kpis = report.read_kpis(dirs, article.ARTICLE_YEAR)
+    print(article.format_table(article.compare(report.kpi_lookup(kpis, article.ARTICLE_YEAR)),
+                               report.kpi_names(kpis)))
     print(f"\nwarehouse: {dirs.warehouse}\nreport:    {dirs.reports / 'latest.html'}")
     return code
 
@@ -228,6 +250,7 @@ _COMMANDS = {
     "run": _run,
     "backfill": _backfill,
     "quarantine": _quarantine,
+    "export": _export,
     "demo": _demo,
 }
 

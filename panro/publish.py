@@ -6,6 +6,13 @@ everything in its private work warehouse; only after dbt's tests pass does `publ
 file keeps reading the old inode (and its lock is on that inode, so it blocks nothing); the next
 reader opens the new file. `marts` is a symlink to a versioned folder, swapped with one rename.
 Nothing is ever half-written where an analyst can see it.
+
+The warehouse file is written in DuckDB 1.4's storage format (`STORAGE_VERSION`): DuckDB 2.x writes
+a newer one by default, which the DuckDB CLI on PyPI (1.5), DBeaver and most BI tools' drivers
+refuse to open. Every table and column keeps the comment dbt gave it in the work warehouse (the
+yml descriptions, `persist_docs`), and each Parquet file carries the same descriptions in its
+metadata: the table's under `description`, each column's in its Arrow field's `description`, and
+all of them as JSON under `panro.column_descriptions` for readers that see only the file's keys.
 """
 
 from __future__ import annotations
@@ -19,11 +26,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from panro import faults
 from panro.settings import DataDirs
 
 MARTS_SCHEMA = "marts"
+# the oldest DuckDB whose storage the published file keeps to (1.4 and later, 2.x included, read it)
+STORAGE_VERSION = "v1.4.0"
+PUBLICATION_TABLE = "_publication"
 
 
 class PublishError(RuntimeError):
@@ -46,6 +58,55 @@ def _mart_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
         [MARTS_SCHEMA],
     ).fetchall()
     return [r[0] for r in rows]
+
+
+_PUBLICATION_COMMENTS = {
+    f"table pub.{MARTS_SCHEMA}.{PUBLICATION_TABLE}": "발행 — the run that published these tables, and when.",
+    f"column pub.{MARTS_SCHEMA}.{PUBLICATION_TABLE}.run_id":
+        "실행 ID — the pipeline run (its Prefect flow run id) that published them.",
+    f"column pub.{MARTS_SCHEMA}.{PUBLICATION_TABLE}.published_at": "발행 시각 — when they were published.",
+}
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+@dataclass(frozen=True)
+class Described:
+    """A table's comment and its columns' (None where dbt gave none)."""
+
+    table: str | None
+    columns: dict[str, str | None]
+
+
+def _copy_comments(con: duckdb.DuckDBPyConnection, name: str) -> Described:
+    """The comments of a work mart (dbt's `persist_docs`), set on its published copy; returned."""
+    row = con.execute("select comment from duckdb_tables() where database_name = 'work' and schema_name = ? "
+                      "and table_name = ?", [MARTS_SCHEMA, name]).fetchone()
+    table_comment = (row[0] or "").strip() or None if row else None
+    columns = {c: (comment or "").strip() or None for c, comment in con.execute(
+        "select column_name, comment from duckdb_columns() where database_name = 'work' and schema_name = ? "
+        "and table_name = ? order by column_index", [MARTS_SCHEMA, name]).fetchall()}
+    target = f'pub.{MARTS_SCHEMA}."{name}"'
+    if table_comment:
+        con.execute(f"comment on table {target} is {_literal(table_comment)}")
+    for column, comment in columns.items():
+        if comment:
+            con.execute(f'comment on column {target}."{column}" is {_literal(comment)}')
+    return Described(table_comment, columns)
+
+
+def _write_parquet(table: pa.Table, target: Path, described: Described) -> None:
+    """A mart as Parquet, with its descriptions in the file's metadata (see the module's doc)."""
+    fields = [f.with_metadata({"description": described.columns[f.name]}) if described.columns.get(f.name) else f
+              for f in table.schema]
+    metadata = {"panro.column_descriptions": json.dumps(
+        {k: v for k, v in described.columns.items() if v}, ensure_ascii=False)}
+    if described.table:
+        metadata["description"] = described.table
+    schema = pa.schema(fields, metadata=metadata)
+    pq.write_table(table.cast(schema), target, compression="zstd")
 
 
 def _fsync_dir(path: Path) -> None:
@@ -71,27 +132,32 @@ def publish(dirs: DataDirs, run_id: str) -> Publication:
     version_dir.mkdir(parents=True)
     tables: dict[str, int] = {}
     try:
-        con = duckdb.connect(str(tmp_db))
+        con = duckdb.connect()
         try:
             con.execute("set TimeZone = 'UTC'")
             con.execute(f"attach '{dirs.work_warehouse}' as work (read_only)")
+            con.execute(f"attach '{tmp_db}' as pub (storage_version '{STORAGE_VERSION}')")
             names = _mart_tables(con)
             if not names:
                 raise PublishError(f"the work warehouse has no tables in schema {MARTS_SCHEMA!r}")
-            con.execute(f"create schema {MARTS_SCHEMA}")
+            con.execute(f"create schema pub.{MARTS_SCHEMA}")
             for name in names:
-                con.execute(f'create table {MARTS_SCHEMA}."{name}" as select * from work.{MARTS_SCHEMA}."{name}"')
-                tables[name] = con.execute(f'select count(*) from {MARTS_SCHEMA}."{name}"').fetchone()[0]
-                target = version_dir / f"{name}.parquet"
-                con.execute(f"copy {MARTS_SCHEMA}.\"{name}\" to '{target}' (format parquet, compression zstd)")
+                con.execute(f'create table pub.{MARTS_SCHEMA}."{name}" as select * from work.{MARTS_SCHEMA}."{name}"')
+                described = _copy_comments(con, name)
+                rows = con.sql(f'select * from pub.{MARTS_SCHEMA}."{name}"').to_arrow_table()
+                tables[name] = rows.num_rows
+                _write_parquet(rows, version_dir / f"{name}.parquet", described)
             con.execute(
-                f"create table {MARTS_SCHEMA}._publication as select ?::varchar as run_id, "
+                f"create table pub.{MARTS_SCHEMA}.{PUBLICATION_TABLE} as select ?::varchar as run_id, "
                 "?::timestamptz as published_at", [run_id, published_at])
+            for target, comment in _PUBLICATION_COMMENTS.items():
+                con.execute(f"comment on {target} is {_literal(comment)}")
             con.execute("detach work")
             (version_dir / "_publication.json").write_text(
                 json.dumps({"run_id": run_id, "published_at": published_at.isoformat(), "tables": tables}),
                 encoding="utf-8")
-            con.execute("checkpoint")
+            con.execute("checkpoint pub")
+            con.execute("detach pub")
         finally:
             con.close()
         with tmp_db.open("rb") as f:
@@ -136,7 +202,7 @@ def last_publication(dirs: DataDirs) -> tuple[str, dt.datetime] | None:
         return None
     con = duckdb.connect(str(dirs.warehouse), read_only=True)
     try:
-        row = con.execute(f"select run_id, published_at from {MARTS_SCHEMA}._publication").fetchone()
+        row = con.execute(f"select run_id, published_at from {MARTS_SCHEMA}.{PUBLICATION_TABLE}").fetchone()
     finally:
         con.close()
     return (row[0], row[1]) if row else None

@@ -1,41 +1,48 @@
-"""Run reports: Prefect artifacts (a table of batches, a KPI summary) and an HTML page under reports/."""
+"""Run reports: Prefect artifacts (a table of batches, a KPI summary) and an HTML page under reports/.
+
+The page is Jinja2 templates (`panro/templates/report/`): a header, then one section after another,
+each a `Section` made by one function of `SECTIONS` from the run and the warehouses and drawn by its
+own template. A new section is a function appended there and a template beside the others. Charts
+are drawn by `panro.charts` (Vega-Lite, offline, inline SVG); values come from `panro.figures`.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import html
 import json
+import logging
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
-from panro import article
-from panro import charts as charts_mod
+from panro import article, figures
 from panro.outcome import RunOutcome
 from panro.settings import DataDirs
 
+# -- reading the KPIs ------------------------------------------------------------------------------
+
 
 def read_kpis(dirs: DataDirs, year: int | None = None) -> list[dict[str, object]]:
-    """mart_program_kpis from the published warehouse (read-only)."""
-    if not dirs.warehouse.exists():
-        return []
-    con = duckdb.connect(str(dirs.warehouse), read_only=True)
-    try:
-        sql = "select year, partner_code, kpi_code, value, unit from marts.mart_program_kpis"
-        args: list[object] = []
-        if year is not None:
-            sql += " where year = ?"
-            args.append(year)
-        cur = con.execute(sql + " order by year, kpi_code, partner_code", args)
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
-    finally:
-        con.close()
+    """mart_program_kpis from the published warehouse (read-only), with the Korean names it carries."""
+    return figures.read_kpis(dirs.warehouse, year)
 
 
 def kpi_lookup(kpis: list[dict[str, object]], year: int) -> dict[tuple[str, str], float]:
     return {(str(k["partner_code"]), str(k["kpi_code"])): float(k["value"])  # type: ignore[arg-type]
             for k in kpis if k["year"] == year and k["value"] is not None}
+
+
+def kpi_names(kpis: list[dict[str, object]]) -> dict[tuple[str, str], str]:
+    """(partner, kpi) → "<KPI name> · <platform>", as the warehouse names them."""
+    return {(str(k["partner_code"]), str(k["kpi_code"])):
+            f"{k.get('kpi_name_ko') or k['kpi_code']} · {k.get('platform_name_ko') or k['partner_code']}"
+            for k in kpis}
 
 
 def batch_rows(outcome: RunOutcome) -> list[dict[str, object]]:
@@ -46,21 +53,292 @@ def batch_rows(outcome: RunOutcome) -> list[dict[str, object]]:
     } for b in outcome.batches]
 
 
+# -- what the page is made of -----------------------------------------------------------------------
+
+@dataclass
+class Section:
+    """One part of the page: its anchor, heading and template (under templates/report/), and its values."""
+
+    id: str
+    title: str
+    template: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Page:
+    """What every section is made from: the run, the published warehouse opened read-only (None if
+    absent or the run failed), and what the published zone covers."""
+
+    dirs: DataDirs
+    outcome: RunOutcome
+    marts: duckdb.DuckDBPyConnection | None
+    coverage: figures.Coverage
+
+    @property
+    def years(self) -> list[int]:
+        return sorted({int(k["year"]) for k in self.outcome.kpis})  # type: ignore[call-overload]
+
+    @property
+    def names(self) -> dict[str, str]:
+        return figures._platform_names(self.marts)
+
+
+def _held_now(dirs: DataDirs, outcome: RunOutcome) -> list[tuple[str, dt.date | None]]:
+    """(partner/feed, business date) of every batch held back now: the quarantine, and tonight's failures."""
+    from panro.quarantine import list_quarantined
+
+    held = [(f"{e.partner}/{e.feed}", dt.date.fromisoformat(e.business_date) if e.business_date else None)
+            for e in list_quarantined(dirs)]
+    return held + [(f"{b.partner}/{b.feed}", b.business_date) for b in outcome.held_back]
+
+
+@contextmanager
+def page_of(dirs: DataDirs, outcome: RunOutcome) -> Iterator[Page]:
+    marts = figures.connect(dirs.warehouse) if outcome.published else None
+    try:
+        yield Page(dirs, outcome, marts, figures.coverage(dirs, _held_now(dirs, outcome)))
+    finally:
+        if marts is not None:
+            marts.close()
+
+
+# -- the sections, in page order -----------------------------------------------------------------
+
 def dbt_failure_rows(outcome: RunOutcome) -> list[dict[str, object]]:
     """One row per failing dbt node and batch its rows come from (panro.dbt_failures)."""
     rows: list[dict[str, object]] = []
     for f in outcome.dbt_failures:
-        found = f.get("batches") or [{}]
-        for b in found:  # type: ignore[union-attr]
+        for b in f.get("batches") or [{}]:  # type: ignore[union-attr]
             rows.append({"dbt node": f"{f['resource_type']} {f['node']}", "model": f.get("model") or "",
                          "message": str(f.get("message") or "")[:200],
                          "partner/feed": f"{b['partner']}/{b['feed']}" if b else "", "file": b.get("file_name", ""),
-                         "rows": b.get("rows", f.get("failing_rows") or 0), "batch": b.get("batch_id", "")
-                         or f.get("traced") or ""})
+                         "rows": b.get("rows", f.get("failing_rows") or 0),
+                         "batch": b.get("batch_id", "") or f.get("traced") or ""})
     return rows
 
 
-def summary_markdown(outcome: RunOutcome) -> str:
+def dbt_failures_section(page: Page) -> Section | None:
+    """When dbt's data tests failed: each test, and the batches whose rows it found (to hold back)."""
+    if not page.outcome.dbt_failures:
+        return None
+    batches = [str(b["batch_id"])  # type: ignore[index]
+               for f in page.outcome.dbt_failures for b in f.get("batches") or []]  # type: ignore[union-attr]
+    return Section("dbt-failures", "dbt found these rows wrong", "sections/dbt_failures.html.j2",
+                   {"rows": dbt_failure_rows(page.outcome), "batches": list(dict.fromkeys(batches))})
+
+
+def held_back_section(page: Page) -> Section:
+    """First: what the gate held back tonight, what it published without some rows, and what the
+    quarantine still holds from earlier nights."""
+    from panro.quarantine import list_quarantined
+
+    tonight = [r for r in batch_rows(page.outcome) if r["status"] in ("quarantined", "failed")]
+    rejected = [r for r in batch_rows(page.outcome) if r["status"] not in ("quarantined", "failed") and r["rejected"]]
+    tonight_files = {(r["partner"], r["feed"], r["file"]) for r in tonight}
+    earlier = [e for e in list_quarantined(page.dirs) if (e.partner, e.feed, e.file_name) not in tonight_files]
+    return Section("held-back", "Held back tonight", "sections/held_back.html.j2",
+                   {"tonight": tonight, "rejected": rejected, "earlier": earlier})
+
+
+def kpis_section(page: Page) -> Section | None:
+    """Each year's KPIs, the business dates they cover, and — for a whole programme year the article
+    reported on — the article's figures beside them."""
+    if not page.years:
+        return None
+    years = []
+    for year in page.years:
+        rows = sorted((k for k in page.outcome.kpis if k["year"] == year), key=_kpi_order)
+        full = page.coverage.full_year(year)
+        compared = full and year == article.ARTICLE_YEAR
+        figures_by_key = {(f.partner_code, f.kpi_code): (f, ok)
+                          for f, _, ok in article.compare(kpi_lookup(rows, year))} if compared else {}
+        years.append({"year": year, "period": page.coverage.period(year), "full": full, "compared": compared,
+                      "article_year": year == article.ARTICLE_YEAR, "held": page.coverage.held_in(year),
+                      "rows": [{**k, "figure": figures_by_key.get((str(k["partner_code"]), str(k["kpi_code"])))}
+                               for k in rows],
+                      "reproduced": sum(ok for _, ok in figures_by_key.values()), "figures": len(figures_by_key)})
+    return Section("kpis", "Programme KPIs", "sections/kpis.html.j2", {"years": years})
+
+
+def _kpi_order(k: dict[str, object]) -> tuple[int, bool, str]:
+    """The marts.md order of KPIs (the article's), each KPI's partners before the programme (ALL)."""
+    codes = [f.kpi_code for f in article.ARTICLE_2023]
+    code = str(k["kpi_code"])
+    return (codes.index(code) if code in codes else len(codes), k["partner_code"] == "ALL",
+            str(k.get("platform_name_ko") or k["partner_code"]))
+
+
+def reach_section(page: Page) -> Section | None:
+    if page.marts is None or not page.years:
+        return None
+    from panro import charts
+
+    year = page.years[-1]
+    trend = figures.reach_by_month(page.marts)
+    regions = figures.reach_by_region(page.marts, year)
+    return Section("reach", "Merchants reached", "sections/reach.html.j2", {
+        "year": year,
+        "trend": charts.draw(charts.reach_trend(trend)) if trend else None,
+        "regions": charts.draw(charts.reach_by_region(regions, year)) if regions else None})
+
+
+def sales_section(page: Page) -> Section | None:
+    """Monthly sales of the festival KPI's partners, and each festival of the year day by day, with the
+    days a partner's sales feed has no data for shown as gaps and listed."""
+    if page.marts is None or not page.years:
+        return None
+    from panro import charts
+
+    sales_days = [d for feed in figures.SALES_FEEDS.values() for d in page.coverage.days.get(feed, ())]
+    if not sales_days:
+        return None
+    first, last = min(sales_days), max(sales_days)
+    names = page.names
+    whole = figures.sales_days(page.marts, names, page.coverage, first, last)
+    monthly = figures.sales_by_month(whole)
+    year = page.years[-1]
+    festivals = []
+    for festival in figures.festivals(page.marts, year):
+        code, name, start, end = festival
+        if start > last:
+            continue
+        days = figures.sales_days(page.marts, names, page.coverage, start - dt.timedelta(days=figures.BASELINE_DAYS),
+                                  min(end, last))
+        # a partner's baseline (its mean daily sales over the 28 days before) only when all 28 have data
+        before = {p: [v for d, v in by_day.items() if d < start] for p, by_day in days.values.items()}
+        baselines = {p: sum(vs) / len(vs) for p, vs in before.items() if vs and None not in vs}  # type: ignore[arg-type]
+        festivals.append({"code": code, "name": name, "start": start, "end": end, "clipped": end > last,
+                          "chart": charts.draw(charts.festival_days(days.rows(), festival, baselines)),
+                          "gaps": _gap_notes(days), "no_baseline": sorted(set(before) - set(baselines))})
+    return Section("sales", "Sales", "sections/sales.html.j2", {
+        "first": first, "last": last, "year": year,
+        "trend": charts.draw(charts.sales_trend(monthly, figures.festivals(page.marts))) if monthly else None,
+        "incomplete": [m for m in monthly if not m["complete"]],
+        "festivals": festivals})
+
+
+def _gap_notes(days: figures.SalesDays) -> list[dict[str, Any]]:
+    """Per partner, its missing days as ranges ("05-02 – 05-04"), and which of them are held back."""
+    notes = []
+    for partner, gaps in days.gaps.items():
+        if not gaps:
+            continue
+        ranges: list[list[dt.date]] = []
+        for day, _ in gaps:
+            if ranges and (day - ranges[-1][1]).days == 1:
+                ranges[-1][1] = day
+            else:
+                ranges.append([day, day])
+        notes.append({"partner": partner, "days": len(gaps), "ranges": ranges,
+                      "held": [d for d, held in gaps if held]})
+    return notes
+
+
+def coupons_section(page: Page) -> Section | None:
+    if page.marts is None or not page.years:
+        return None
+    from panro import charts
+
+    year = page.years[-1]
+    rows = figures.coupon_rates(page.marts, year)
+    if not rows:
+        return None
+    return Section("coupons", "Coupons", "sections/coupons.html.j2",
+                   {"year": year, "chart": charts.draw(charts.coupon_rates(rows, year))})
+
+
+def feeds_section(page: Page) -> Section:
+    return Section("feeds", "Batches by feed", "sections/feeds.html.j2", {"feeds": _feed_summary(page.outcome)})
+
+
+def _feed_summary(outcome: RunOutcome) -> list[dict[str, object]]:
+    feeds: dict[str, dict[str, Any]] = {}
+    for b in outcome.batches:
+        f = feeds.setdefault(f"{b.partner}/{b.feed}", {"feed": f"{b.partner}/{b.feed}", "files": 0, "delivered": 0,
+                                                       "published": 0, "rejected": 0, "quarantined": 0,
+                                                       "held back": 0})
+        f["files"] += 1
+        f["delivered"] += b.rows_delivered
+        f["published"] += b.rows_published
+        f["rejected"] += b.rows_rejected
+        f["quarantined"] += b.rows_quarantined
+        f["held back"] += b.status in ("quarantined", "failed")
+    return [feeds[k] for k in sorted(feeds)]
+
+
+SectionMaker = Callable[[Page], Section | None]
+SECTIONS: list[SectionMaker] = [dbt_failures_section, held_back_section, kpis_section, reach_section,
+                                sales_section, coupons_section, feeds_section]
+
+
+# -- rendering -----------------------------------------------------------------------------------
+
+@cache
+def _environment() -> Any:
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("panro", "templates"), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(num=_num, value=_value, date=_date)
+    return env
+
+
+def _num(value: object) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, int):
+        return f"{value:,}"
+    v = float(value)  # type: ignore[arg-type]
+    return f"{v:,.0f}" if v.is_integer() or abs(v) >= 1000 else f"{v:,.3f}".rstrip("0").rstrip(".")
+
+
+def _value(value: object, unit: object = None) -> str:
+    if value is None:
+        return "—"
+    v = float(value)  # type: ignore[arg-type]
+    if unit == "KRW":
+        return f"{v:,.0f}원"
+    if unit in ("multiple", "score (1-5)"):
+        return f"{v:,.2f}"
+    return f"{v:,.0f}" if v.is_integer() or abs(v) >= 1000 else f"{v:,.2f}"
+
+
+def _date(value: object, fmt: str = "%Y-%m-%d") -> str:
+    return value.strftime(fmt) if isinstance(value, dt.date) else "—"
+
+
+def _links(dirs: DataDirs) -> list[tuple[str, str]]:
+    return [(label, rel) for label, rel in (("Great Expectations Data Docs", "data_docs/index.html"),
+                                            ("dbt docs", "dbt_docs/index.html"),
+                                            ("marts as Excel", "exports/panro_marts.xlsx"))
+            if (dirs.reports / rel).exists()]
+
+
+def _render(page: Page) -> str:
+    sections = [s for make in SECTIONS if (s := make(page)) is not None]
+    return _environment().get_template("report/base.html.j2").render(
+        outcome=page.outcome, totals=page.outcome.totals(), sections=sections, links=_links(page.dirs))
+
+
+def render_html(dirs: DataDirs, outcome: RunOutcome) -> str:
+    with page_of(dirs, outcome) as page:
+        return _render(page)
+
+
+# -- the Prefect artifacts and the files ---------------------------------------------------------
+
+def _logger() -> Any:
+    """The flow run's logger inside a Prefect run, this module's outside one."""
+    try:
+        from prefect import get_run_logger
+
+        return get_run_logger()
+    except Exception:
+        return logging.getLogger(__name__)
+
+
+def summary_markdown(outcome: RunOutcome, coverage: figures.Coverage | None = None) -> str:
     t = outcome.totals()
     lines = [
         f"# panro {outcome.kind} run — {outcome.dates[0]} … {outcome.dates[1]}",
@@ -79,22 +357,29 @@ def summary_markdown(outcome: RunOutcome) -> str:
         lines += ["", "Hold a batch back with `panro quarantine hold BATCH --reason …`: the next run publishes "
                   "everything else."]
     if outcome.held_back:
-        lines += ["", "## Held back", "", "| partner/feed | file | status | reason |", "|---|---|---|---|"]
+        lines += ["", "## Held back tonight", "", "| partner/feed | file | status | reason |", "|---|---|---|---|"]
         lines += [f"| {b.partner}/{b.feed} | {b.file_name} | {b.status} | {b.reason[:200]} |"
                   for b in outcome.held_back]
-    years = sorted({int(k["year"]) for k in outcome.kpis})  # type: ignore[call-overload]
-    for year in years:
-        lines += ["", f"## Programme KPIs {year}", "", "| KPI | partner | value | article |", "|---|---|---|---|"]
+    names = kpi_names(outcome.kpis)
+    for year in sorted({int(k["year"]) for k in outcome.kpis}):  # type: ignore[call-overload]
+        period = coverage.period(year) if coverage else None
+        full = coverage is not None and coverage.full_year(year)
+        span = f" ({period[0]} … {period[1]}{'' if full else ', partial year'})" if period else ""
+        compared = full and year == article.ARTICLE_YEAR
+        lines += ["", f"## Programme KPIs {year}{span}", "",
+                  "| KPI | value | article |" if compared else "| KPI | value |",
+                  "|---|---|---|" if compared else "|---|---|"]
         found = kpi_lookup(outcome.kpis, year)
         for f, got, ok in article.compare(found):
-            want = f"{f.value:,.2f}" if year == 2023 else ""
-            lines.append(f"| {f.label} | {f.partner_code} | {'' if got is None else f'{got:,.2f}'} | "
-                         f"{want}{' ✓' if ok and year == 2023 else ''} |")
+            name = names.get((f.partner_code, f.kpi_code), f"{f.kpi_code} · {f.partner_code}")
+            value = "" if got is None else f"{got:,.2f}"
+            lines.append(f"| {name} | {value} | {f.qualifier} {f.value:,.2f} {'✓' if ok else '✗'} |" if compared
+                         else f"| {name} | {value} |")
     lines += ["", "Timings (s): " + ", ".join(f"{k} {v}" for k, v in outcome.timings.items())]
     return "\n".join(lines)
 
 
-def _publish_artifacts(outcome: RunOutcome) -> None:
+def _publish_artifacts(outcome: RunOutcome, coverage: figures.Coverage | None) -> None:
     from prefect.artifacts import create_markdown_artifact, create_table_artifact
     from prefect.context import get_run_context
 
@@ -104,181 +389,28 @@ def _publish_artifacts(outcome: RunOutcome) -> None:
         return  # outside a Prefect run: nothing to attach artifacts to
     create_table_artifact(batch_rows(outcome) or [{"status": "no new batches"}], key="panro-batches",
                           description=f"Batches of the {outcome.kind} run {outcome.run_id}")
-    create_markdown_artifact(summary_markdown(outcome), key="panro-summary",
+    create_markdown_artifact(summary_markdown(outcome, coverage), key="panro-summary",
                              description="Run summary and programme KPIs")
 
 
 def write(dirs: DataDirs, outcome: RunOutcome) -> Path:
-    """Write reports/run-<time>.html (and reports/latest.html) and attach Prefect artifacts."""
-    _publish_artifacts(outcome)
+    """Write reports/run-<time>.html (and reports/latest.html), attach Prefect artifacts, and — when
+    PANRO_EXPORT names formats (`xlsx`, `csv`) — export the marts to reports/exports/."""
+    if outcome.published and os.environ.get("PANRO_EXPORT", "").strip():
+        from panro import export
+
+        try:
+            export.nightly(dirs, os.environ["PANRO_EXPORT"])
+        except (export.ExportError, OSError, duckdb.Error) as e:   # the report is still written, and says so
+            _logger().error("could not export the marts: %s", e)
+    with page_of(dirs, outcome) as page:
+        _publish_artifacts(outcome, page.coverage)
+        html = _render(page)
     dirs.reports.mkdir(parents=True, exist_ok=True)
     stamp = outcome.started_at.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    page = render_html(dirs, outcome)
     path = dirs.reports / f"run-{stamp}.html"
-    path.write_text(page, encoding="utf-8")
-    (dirs.reports / "latest.html").write_text(page, encoding="utf-8")
+    path.write_text(html, encoding="utf-8")
+    (dirs.reports / "latest.html").write_text(html, encoding="utf-8")
     (dirs.reports / f"run-{stamp}.json").write_text(
         json.dumps(outcome.as_dict(), default=str, ensure_ascii=False, indent=1), encoding="utf-8")
     return path
-
-
-# -- the HTML page -------------------------------------------------------------------------------
-
-_CSS = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}
-table{border-collapse:collapse;font-size:12px;margin:.5em 0}td,th{border:1px solid #ccc;padding:3px 6px}
-th{background:#f4f4f4}td.n{text-align:right}.bad{color:#b00}.ok{color:#070}figure{margin:1em 0}
-.muted{color:#777;font-size:12px}"""
-
-
-def _num(value: float | None) -> str:
-    if value is None:
-        return "—"
-    return f"{value:,.0f}" if float(value).is_integer() or abs(value) >= 1000 else f"{value:,.3f}"
-
-
-def _cell(key: str, value: object, numeric: set[str]) -> str:
-    if key in numeric and isinstance(value, int | float):
-        return f"<td class=n>{value:,}</td>"
-    return f"<td>{html.escape(str(value))}</td>"
-
-
-def _table(rows: list[dict[str, object]], numeric: set[str]) -> str:
-    if not rows:
-        return "<p class=muted>none</p>"
-    head = "".join(f"<th>{html.escape(str(k))}</th>" for k in rows[0])
-    body = "".join("<tr>" + "".join(_cell(k, v, numeric) for k, v in r.items()) + "</tr>" for r in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
-def _feed_summary(outcome: RunOutcome) -> list[dict[str, object]]:
-    feeds: dict[str, dict[str, object]] = {}
-    for b in outcome.batches:
-        f = feeds.setdefault(f"{b.partner}/{b.feed}", {"feed": f"{b.partner}/{b.feed}", "files": 0, "delivered": 0,
-                                                       "published": 0, "rejected": 0, "quarantined": 0, "held back": 0})
-        f["files"] += 1  # type: ignore[operator]
-        f["delivered"] += b.rows_delivered  # type: ignore[operator]
-        f["published"] += b.rows_published  # type: ignore[operator]
-        f["rejected"] += b.rows_rejected  # type: ignore[operator]
-        f["quarantined"] += b.rows_quarantined  # type: ignore[operator]
-        f["held back"] += b.status in ("quarantined", "failed")  # type: ignore[operator]
-    return [feeds[k] for k in sorted(feeds)]
-
-
-def _connect(path: Path) -> duckdb.DuckDBPyConnection | None:
-    if not path.exists():
-        return None
-    try:
-        con = duckdb.connect(str(path), read_only=True)
-    except duckdb.Error:
-        return None
-    con.execute("set TimeZone = 'Asia/Seoul'")
-    return con
-
-
-def _festival_charts(work: duckdb.DuckDBPyConnection, year: int) -> list[str]:
-    """Daily sales per partner through each festival window, against the 28-day baseline before it."""
-    charts = []
-    festivals = work.execute(
-        "select festival_code, festival_name_ko, start_date, end_date from reference.festivals "
-        "where year(start_date) = ? order by start_date", [year]).fetchall()
-    for code, name, start, end in festivals:
-        rows = work.execute("""
-            select partner_code, sales_date, sum(sales_krw) from intermediate.int_daily_sales_netted
-            where sales_date between ? - interval 28 day and ? group by all order by all""", [start, end]).fetchall()
-        if not rows:
-            continue
-        days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
-        daily: dict[str, dict[dt.date, float]] = {}
-        for partner, day, value in rows:
-            daily.setdefault(partner, {})[day] = float(value)
-        series = {p: [v.get(d, 0.0) for d in days] for p, v in sorted(daily.items())}
-        baseline = {p: sum(val for d, val in v.items() if d < start) / 28 for p, v in sorted(daily.items())}
-        charts.append(charts_mod.line_chart(f"{code} {name}: daily sales (KRW) by partner vs baseline",
-                                            [d.strftime("%m-%d") for d in days], series, dashed=baseline))
-    return charts
-
-
-def _coupon_chart(marts: duckdb.DuckDBPyConnection, year: int) -> str:
-    rows = marts.execute("""
-        select partner_code || ' · ' || campaign_id, sum(coupons_redeemed) / nullif(sum(coupons_issued), 0)
-        from marts.mart_coupon_redemption where year(issued_on) = ?
-        group by all order by sum(coupons_issued) desc limit 15""", [year]).fetchall()
-    return charts_mod.hbar_chart(f"Coupon redemption rate by campaign, {year} (largest 15 campaigns)",
-                                 [(label, {"redeemed / issued": float(rate or 0)}) for label, rate in rows],
-                                 value_fmt="percent")
-
-
-def _reach_chart(marts: duckdb.DuckDBPyConnection, year: int) -> str:
-    rows = marts.execute("""
-        select r.sido_name_ko, e.support_type, count(distinct e.merchant_id)
-        from marts.fct_support_events e
-        join marts.dim_merchant m using (merchant_id)
-        join marts.dim_region r on r.sido_code = m.sido_code
-        where year(e.supported_on) = ? group by all""", [year]).fetchall()
-    by_sido: dict[str, dict[str, float]] = {}
-    for sido, support_type, n in rows:
-        by_sido.setdefault(sido, {})[support_type] = float(n)
-    ordered = sorted(by_sido.items(), key=lambda kv: -sum(kv[1].values()))
-    return charts_mod.hbar_chart(f"Merchants reached by 시도 and support type, {year}", ordered,
-                                 stack_order=("marketing", "capability", "promotion"))
-
-
-def _data_charts(dirs: DataDirs, year: int) -> list[str]:
-    out: list[str] = []
-    marts = _connect(dirs.warehouse)
-    if marts is not None:
-        try:
-            out += [_reach_chart(marts, year), _coupon_chart(marts, year)]
-        finally:
-            marts.close()
-    work = _connect(dirs.work_warehouse)
-    if work is not None:
-        try:
-            out += _festival_charts(work, year)
-        finally:
-            work.close()
-    return out
-
-
-def _links(dirs: DataDirs) -> str:
-    links = []
-    for label, rel in (("Great Expectations Data Docs", "data_docs/index.html"), ("dbt docs", "dbt_docs/index.html")):
-        if (dirs.reports / rel).exists():
-            links.append(f"<a href='{rel}'>{label}</a>")
-    return " · ".join(links) or "<span class=muted>no Data Docs or dbt docs built yet</span>"
-
-
-def render_html(dirs: DataDirs, outcome: RunOutcome) -> str:
-    t = outcome.totals()
-    status = {0: "<b class=ok>all batches published</b>", 2: "<b class=bad>published, with batches held back</b>",
-              1: "<b class=bad>failed — the previous publication is untouched</b>"}[outcome.exit_code]
-    parts = [f"<!doctype html><html lang=ko><meta charset='utf-8'><title>panro {outcome.kind} run</title>"
-             f"<style>{_CSS}</style>",
-             f"<h1>panro {outcome.kind} run · {outcome.dates[0]} … {outcome.dates[1]}</h1>",
-             f"<p>{status} (exit {outcome.exit_code}). {t['batches']:,} batches, {t['rows_delivered']:,} rows "
-             f"delivered: {t['rows_published']:,} published, {t['rows_rejected']:,} rejected, "
-             f"{t['rows_quarantined']:,} quarantined.</p>",
-             f"<p class=muted>run {html.escape(outcome.run_id)} · started {outcome.started_at:%Y-%m-%d %H:%M:%S} UTC"
-             " · " + ", ".join(f"{k} {v}s" for k, v in outcome.timings.items()) + f"</p><p>{_links(dirs)}</p>"]
-    if outcome.error:
-        parts.append(f"<p class=bad>{html.escape(outcome.error)}</p>")
-    if outcome.dbt_failures:
-        parts += ["<h2>dbt found these rows wrong</h2>", _table(dbt_failure_rows(outcome), {"rows"}),
-                  "<p>Hold a batch back (<code>panro quarantine hold BATCH --reason …</code>) and the next run "
-                  "publishes everything else.</p>"]
-    years = sorted({int(k["year"]) for k in outcome.kpis})  # type: ignore[call-overload]
-    for year in years:
-        found = kpi_lookup(outcome.kpis, year)
-        rows = [{"KPI": f.label, "partner": f.partner_code, "pipeline": _num(found.get((f.partner_code, f.kpi_code))),
-                 **({"article": ("≥ " if f.at_least else "") + f"{f.value:,}", "": "✓" if ok else "✗"}
-                    if year == 2023 else {})} for f, _, ok in article.compare(found)]
-        parts += [f"<h2>Programme KPIs {year}</h2>", _table(rows, set())]
-    if outcome.published and years:
-        parts += ["<h2>Charts</h2>", *(f"<figure>{svg}</figure>" for svg in _data_charts(dirs, years[-1]))]
-    held = [r for r in batch_rows(outcome) if r["status"] in ("quarantined", "failed") or r["rejected"]]
-    parts += ["<h2>Held back or with rejected rows</h2>",
-              _table(held, {"rows", "published", "rejected", "quarantined"}),
-              "<h2>Batches by feed</h2>",
-              _table(_feed_summary(outcome),
-                     {"files", "delivered", "published", "rejected", "quarantined", "held back"})]
-    return "".join(parts) + "</html>"

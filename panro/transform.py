@@ -328,7 +328,9 @@ def run_dbt(
 
 
 def docs_generate(dirs: DataDirs, target_dir: Path | str, *, after_build: bool = False) -> DbtRun:
-    """`dbt docs generate` into `target_dir` (index.html, manifest.json, catalog.json).
+    """`dbt docs generate --static` into `target_dir`: index.html, one page with the manifest and the
+    catalog inside it, which opens from file:// (dbt's usual page fetches them, which a browser refuses
+    there), beside manifest.json and catalog.json for tools.
 
     `after_build`: the last dbt command was a build of every node, whose manifest already holds
     each node's compiled SQL; dbt then only writes the catalog (`--no-compile` leaves that
@@ -338,12 +340,13 @@ def docs_generate(dirs: DataDirs, target_dir: Path | str, *, after_build: bool =
     ensure_published_schemas(dirs, load_contracts())
     source = _paths(dirs)["target"]
     reuse = after_build and (source / "manifest.json").exists()
-    result, elapsed = _invoke(dirs, ["docs", "generate", *(["--no-compile"] if reuse else [])])
+    result, elapsed = _invoke(dirs, ["docs", "generate", "--static", *(["--no-compile"] if reuse else [])])
     run = _collect("docs generate", result, elapsed)
-    for name in ("index.html", "manifest.json", "catalog.json"):
+    for name, copy in (("static_index.html", "index.html"), ("manifest.json", "manifest.json"),
+                       ("catalog.json", "catalog.json")):
         src = source / name
         if src.exists():
-            (target_dir / name).write_bytes(src.read_bytes())
+            (target_dir / copy).write_bytes(src.read_bytes())
     return run
 
 

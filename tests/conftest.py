@@ -10,7 +10,7 @@ import pytest
 
 from panro.settings import DataDirs
 
-pytest_plugins = ["tests.support.demo", "tests.support.prefect_server"]
+pytest_plugins = ["tests.support.demo", "tests.support.prefect_server", "tests.support.warehouse"]
 
 # Tests never reach the network and never touch a developer's own Prefect or dbt state.
 os.environ.setdefault("DO_NOT_TRACK", "1")

@@ -1,9 +1,11 @@
-"""The marts analysts rely on: exactly marts.md's tables, columns (in order) and types.
+"""The marts analysts rely on: marts.md's tables, columns (in order) and types, then what docs/metrics.md
+adds to them — the codes' Korean names as each mart's last columns, and mart_daily_sales.
 
 Types follow marts.md's rules: money BIGINT (KRW), ratios DOUBLE, dates DATE (KST), counts BIGINT,
 codes and names VARCHAR. The expected contract is written out here; where the spec is at hand
-(shared/spec/marts.md beside the repository), every column is checked to be named in its table's
-section too. Also: the dbt models declare the same contract, enforced.
+(shared/spec/marts.md beside the repository), every column of it is checked to be named in its
+table's section too, and every addition is checked to be documented in docs/metrics.md. Also: the
+dbt models declare the same contract, enforced.
 """
 
 from __future__ import annotations
@@ -47,7 +49,25 @@ CONTRACT: dict[str, list[tuple[str, str]]] = {
     "mart_program_kpis": [("year", B), ("partner_code", V), ("kpi_code", V), ("value", F), ("unit", V)],
 }
 
+# after marts.md's columns, the Korean names of the codes (docs/metrics.md), last so that marts.md's keep
+# their positions
+NAMES: dict[str, list[tuple[str, str]]] = {
+    "dim_merchant": [("sido_name_ko", V)],
+    "mart_support_reach": [("platform_name_ko", V), ("support_type_ko", V), ("sido_name_ko", V)],
+    "mart_coupon_redemption": [("platform_name_ko", V), ("festival_name_ko", V)],
+    "mart_festival_sales": [("festival_name_ko", V), ("platform_name_ko", V), ("sido_name_ko", V)],
+    "mart_support_outcomes": [("platform_name_ko", V), ("support_type_ko", V)],
+    "mart_program_kpis": [("kpi_name_ko", V), ("platform_name_ko", V)],
+}
+# marts beside marts.md's (docs/metrics.md)
+ADDED: dict[str, list[tuple[str, str]]] = {
+    "mart_daily_sales": [("partner_code", V), ("sales_date", DATE), ("orders", B), ("sales_krw", B),
+                         ("coupon_discount_krw", B), ("merchants_with_sales", B), ("platform_name_ko", V)],
+}
+PUBLISHED = {**{t: columns + NAMES.get(t, []) for t, columns in CONTRACT.items()}, **ADDED}
+
 MARTS_MD = REPO_ROOT.parent / "shared" / "spec" / "marts.md"
+METRICS_MD = REPO_ROOT / "docs" / "metrics.md"
 
 
 @pytest.fixture(scope="module")
@@ -66,10 +86,10 @@ def test_marts_schema_holds_exactly_the_contracted_tables(warehouse: Path) -> No
             "select table_name from information_schema.tables where table_schema = 'marts'").fetchall()}
     finally:
         con.close()
-    assert tables == set(CONTRACT)
+    assert tables == set(PUBLISHED)
 
 
-@pytest.mark.parametrize("table", sorted(CONTRACT))
+@pytest.mark.parametrize("table", sorted(PUBLISHED))
 def test_mart_columns_and_types(warehouse: Path, table: str) -> None:
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
@@ -78,7 +98,7 @@ def test_mart_columns_and_types(warehouse: Path, table: str) -> None:
             "where table_schema = 'marts' and table_name = ? order by ordinal_position", [table]).fetchall()
     finally:
         con.close()
-    assert got == CONTRACT[table]
+    assert got == PUBLISHED[table]
 
 
 def test_models_declare_the_contract_enforced() -> None:
@@ -86,7 +106,7 @@ def test_models_declare_the_contract_enforced() -> None:
     project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
     assert project["models"]["panro"]["marts"]["+contract"] == {"enforced": True}
     declared = {m["name"]: [(c["name"], c["data_type"].upper()) for c in m["columns"]] for m in doc["models"]}
-    assert declared == CONTRACT
+    assert declared == PUBLISHED
     for m in doc["models"]:
         assert m.get("description"), m["name"]
         for c in m["columns"]:
@@ -107,3 +127,15 @@ def test_contract_matches_marts_md() -> None:
         named = set(re.findall(r"`([a-z_]+)`", section))
         missing = [c for c, _ in columns if c not in named]
         assert not missing, (table, missing)
+
+
+def test_what_the_marts_add_to_marts_md_is_documented_in_metrics_md() -> None:
+    text = METRICS_MD.read_text(encoding="utf-8")
+    for table, columns in NAMES.items():
+        line = next(ln for ln in text.splitlines() if ln.startswith(f"| `{table}` |"))
+        assert {c for c, _ in columns} <= set(re.findall(r"`([a-z_]+)`", line)), table
+    for table, columns in ADDED.items():
+        start = text.index(f"`{table}`")
+        section = text[start:text.find("\n## ", start)]
+        assert {c for c, _ in columns} - {"partner_code", "sales_date", "platform_name_ko"} <= set(
+            re.findall(r"`([a-z_]+)`", section)), table

@@ -37,8 +37,19 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[DataDirs, DbtRun]:
     return dirs, run
 
 
+# the codes' Korean names, which the marts carry as their last columns (test_marts_name_their_codes_in_korean)
+NAMES = {"marts.dim_merchant": ["sido_name_ko"],
+         "marts.mart_support_reach": ["platform_name_ko", "support_type_ko", "sido_name_ko"],
+         "marts.mart_coupon_redemption": ["platform_name_ko", "festival_name_ko"],
+         "marts.mart_festival_sales": ["festival_name_ko", "platform_name_ko", "sido_name_ko"],
+         "marts.mart_support_outcomes": ["platform_name_ko", "support_type_ko"],
+         "marts.mart_program_kpis": ["kpi_name_ko", "platform_name_ko"],
+         "marts.mart_daily_sales": ["platform_name_ko"]}
+
+
 def rows(dirs: DataDirs, relation: str) -> list[tuple]:
-    return warehouse_rows(dirs.work_warehouse, relation)
+    """The rows of a mart, in the contract's columns (marts.md) without the Korean names."""
+    return warehouse_rows(dirs.work_warehouse, relation, exclude=NAMES.get(relation, ()))
 
 
 def approx_rows(got: list[tuple], want: list[tuple]) -> None:
@@ -195,6 +206,19 @@ def test_mart_festival_sales(built: tuple[DataDirs, DbtRun]) -> None:
     ])
 
 
+def test_mart_daily_sales(built: tuple[DataDirs, DbtRun]) -> None:
+    dirs, _ = built
+    assert rows(dirs, "marts.mart_daily_sales") == sorted([
+        # (partner, day, orders, sales, coupon discounts, merchants with sales)
+        ("kt", D("2023-04-10"), 2, 20_000, 0, 1),                 # O1 + O2
+        ("kt", D("2023-05-05"), 2, 45_000, 3_000, 2),             # O3 + O5; O4 cancelled on 05-07
+        ("yogiyo", D("2023-04-10"), 10, 100_000, 0, 1),
+        ("yogiyo", D("2023-05-05"), 21, 260_000, 3_000, 2),
+        ("zigzag", D("2023-04-10"), 5, 50_000, 0, 1),
+        ("zigzag", D("2023-05-05"), 12, 230_000, 5_000, 2),
+    ])
+
+
 def test_mart_support_outcomes(built: tuple[DataDirs, DbtRun]) -> None:
     dirs, _ = built
     approx_rows(rows(dirs, "marts.mart_support_outcomes"), [
@@ -231,6 +255,24 @@ def test_mart_program_kpis(built: tuple[DataDirs, DbtRun]) -> None:
     assert got.keys() == want.keys()
     for k, (value, unit) in want.items():
         assert got[k] == (pytest.approx(value), unit), k
+
+
+def test_marts_name_their_codes_in_korean(built: tuple[DataDirs, DbtRun]) -> None:
+    """Each code's Korean name, from the seeds, in the marts' last columns; a NULL code has a NULL name."""
+    dirs, _ = built
+    partners = {r[0]: r[2] for r in rows(dirs, "marts.dim_partner")}
+    regions = {r[0]: r[1] for r in rows(dirs, "marts.dim_region")}
+    types = {"marketing": "홍보·마케팅", "capability": "역량강화", "promotion": "판촉지원"}
+    for r in warehouse_rows(dirs.work_warehouse, "marts.mart_support_reach"):
+        assert r[-3:] == (partners[r[1]], types[r[2]], regions.get(r[3])), r
+    for r in warehouse_rows(dirs.work_warehouse, "marts.dim_merchant"):
+        assert r[-1] == regions.get(r[2]), r
+    for r in warehouse_rows(dirs.work_warehouse, "marts.mart_festival_sales"):
+        assert r[-3:] == ("2023 봄빛 동행축제", partners[r[1]], regions.get(r[2])), r
+    kpis = {(r[1], r[2]): r[-2:] for r in warehouse_rows(dirs.work_warehouse, "marts.mart_program_kpis")}
+    assert kpis[("ALL", "merchants_reached")] == ("지원 소상공인 수", "전체")
+    assert kpis[("zigzag", "avg_sales_growth_multiple")] == ("지원 후 매출 성장 (배)", "지그재그")
+    assert all(name for name, _ in kpis.values())
 
 
 def test_docs_generate(built: tuple[DataDirs, DbtRun], tmp_path: Path) -> None:

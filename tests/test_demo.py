@@ -69,8 +69,12 @@ def test_parquet_marts_equal_the_warehouse_tables(demo) -> None:
 def test_the_demo_writes_a_report_with_charts(demo) -> None:
     data_dir, _ = demo
     page = (data_dir / "reports" / "latest.html").read_text(encoding="utf-8")
-    assert page.count("<svg") >= 5  # reach by 시도, coupons by campaign, three festivals
+    # reach by month and by 시도, sales by month and in each of the three festivals, coupons by campaign
+    assert page.count("<svg") == 7
     assert "16,867" in page
+    # a whole programme year: the KPI table says so and sets the article's figures beside its own
+    assert "2023 · 2023-01-01 – 2023-12-31 · <span class=\"ok\">whole programme year</span>" in page
+    assert f"{len(ARTICLE_2023)}/{len(ARTICLE_2023)} of the article's figures reproduced" in page
 
 
 def test_no_personal_data_reaches_marts_reports_or_logs(demo) -> None:

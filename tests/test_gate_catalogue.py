@@ -384,5 +384,5 @@ def test_kst_helper_is_kst() -> None:
 def test_data_docs_site(run: Run) -> None:
     index = run.report.data_docs
     assert index == run.dirs.reports / "data_docs" / "index.html"
-    pages = list(Path(index.parent, "validations").rglob("*.html"))
-    assert pages and any("kdeal_orders" in str(p) for p in pages)
+    pages = list(Path(index.parent, "runs").rglob("*.html"))
+    assert pages and any(p.parent.name == "kdeal_orders" and p.name.startswith("KDEAL_ORDER_") for p in pages)

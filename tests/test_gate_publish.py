@@ -77,7 +77,7 @@ def test_data_docs_left_for_later_render_on_a_thread_of_their_own(dirs: DataDirs
     assert thread is not None
     thread.join(timeout=120)
     assert report.data_docs.exists()
-    pages = list((report.data_docs.parent / "validations").rglob("*.html"))
+    pages = list((report.data_docs.parent / "runs").rglob("*.html"))
     assert any("later" in str(p) for p in pages), pages
     assert report.render_docs_in_background() is None                       # rendered once
 
@@ -99,7 +99,7 @@ def test_a_backfills_helper_renders_the_data_docs_left_for_later_while_the_run_g
     assert thread is not None
     thread.join(timeout=120)
     assert report.data_docs.exists() and built_here == []       # the helper rendered them, after the gate
-    pages = list((report.data_docs.parent / "validations").rglob("*.html"))
+    pages = list((report.data_docs.parent / "runs").rglob("*.html"))
     assert any("helped" in str(p) for p in pages), pages
 
 

@@ -9,8 +9,9 @@ Modules:
   `.rules.yaml` (deterministic; `python -m panro.gate.suites [--check]`).
 - `expectations`: the panro GX expectation types (BRN check digit, datetime formats, windows against
   the business date, datetime order, decimal ranges, JSON schema), vectorised.
-- `gx`: the GX context of a run (ephemeral, analytics off, Data Docs in `<data>/reports/data_docs/`).
-- `docs`: a run's Data Docs as a job of plain data, rendered by whichever process has GX loaded.
+- `gx`: the GX context of a run (ephemeral, analytics off, results kept in `<data>/state/gx_validations/`).
+- `docs`: a run's Data Docs (`<data>/reports/data_docs/`), the project's own offline pages over the
+  stored results, as a job of plain data any process can render.
 - `wap`: `audit()` — one GX validation per feed and run over the union of the feed's pending batches,
   failures attributed to batches and rows by position; decisions; publishing; the ledger. A
   backfill's feeds are checked in its helper processes (`panro.helpers`).

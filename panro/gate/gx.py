@@ -2,9 +2,10 @@
 that validates (the run's own, or a backfill's helpers: `panro.helpers`), nothing in the repo.
 
 - Context: ephemeral (in-memory suites), analytics and progress bars off. Validation results are kept
-  in `<data>/state/gx_validations/`, under the run's name and time whichever process stored them, so
-  that one process renders the run's Data Docs and their index lists earlier runs; the site itself
-  is `<data>/reports/data_docs/` (`index.html`), built once per run.
+  in `<data>/state/gx_validations/`, under the run's name and time whichever process stored them, each
+  with the files, business dates and rows it covered (`meta["panro"]`); the run's Data Docs are the
+  project's own pages over them (`panro.gate.docs`: GX's site loads its styles and scripts from CDNs,
+  and shows nothing offline).
 - Engine: the pandas data source (GX 1.24's DuckDB SQL source does not work) over Arrow-backed frames.
 - Results: BASIC counts first; an expectation with unexpected rows runs again in COMPLETE format
   without index columns — its unexpected index list is then the frame's own positions, which the
@@ -16,7 +17,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import threading
-from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -95,7 +95,19 @@ LOCATE_FORMAT: dict[str, Any] = {
 }
 _BULKY = ("unexpected_list", "unexpected_index_list", "partial_unexpected_index_list", "unexpected_index_query",
           "unexpected_rows")
-DOCS_SITE = "panro"
+
+
+def covered(frame: pd.DataFrame) -> dict[str, Any]:
+    """What a validated frame holds, for its Data Docs page: the delivered files (by name), their
+    business dates and the rows (from the lineage columns the gate's frames carry)."""
+    out: dict[str, Any] = {"rows": len(frame), "files": []}
+    if "_source_file" in frame.columns:
+        out["files"] = sorted(str(f) for f in frame["_source_file"].dropna().unique())
+    if "_business_date" in frame.columns and len(frame):
+        dates = pd.to_datetime(frame["_business_date"]).dropna()
+        if len(dates):
+            out["business_dates"] = [dates.min().date().isoformat(), dates.max().date().isoformat()]
+    return out
 
 
 def _config(dirs: DataDirs) -> DataContextConfig:
@@ -114,15 +126,7 @@ def _config(dirs: DataDirs) -> DataContextConfig:
         expectations_store_name="expectations_store",
         validation_results_store_name="validation_results_store",
         checkpoint_store_name="checkpoint_store",
-        data_docs_sites={
-            DOCS_SITE: {
-                "class_name": "SiteBuilder",
-                "show_how_to_buttons": False,
-                "store_backend": {"class_name": "TupleFilesystemStoreBackend",
-                                  "base_directory": str(dirs.data_docs)},
-                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder", "validation_results_limit": 400},
-            }
-        },
+        data_docs_sites={},
         analytics_enabled=False,
         progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
     )
@@ -171,6 +175,7 @@ class GxRun:
         batch = definition.get_batch(batch_parameters={"dataframe": frame})
         try:
             result = batch.validate(suite, result_format=COUNT_FORMAT)
+            result.meta["panro"] = covered(frame)
             expectations = {str(e.id): e for e in suite.expectations}
             for r in result.results:
                 if not r.success and r.result.get("unexpected_count"):
@@ -223,18 +228,3 @@ class GxRun:
 def result_key(run_id: RunIdentifier, suite_name: str, label: str) -> ValidationResultIdentifier:
     return ValidationResultIdentifier(expectation_suite_identifier=ExpectationSuiteIdentifier(name=suite_name),
                                       run_id=run_id, batch_identifier=label)
-
-
-def build_docs(dirs: DataDirs, suites: dict[str, list[dict[str, Any]]], run_name: str, run_time: dt.datetime,
-               results: list[tuple[str, str]]) -> Path:
-    """The Data Docs site, rebuilt with a run's suites and its stored results (`panro.gate.docs.DocsJob`)."""
-    run_id = RunIdentifier(run_name=run_name, run_time=run_time)
-    context = gx.get_context(mode="ephemeral", project_config=_config(dirs))
-    try:
-        for name, expectations in suites.items():
-            context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
-        ids = [ExpectationSuiteIdentifier(name=n) for n in suites] + [result_key(run_id, *r) for r in results]
-        context.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=ids)
-    finally:
-        project_manager.set_project(None)
-    return dirs.data_docs / "index.html"

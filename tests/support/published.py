@@ -357,14 +357,18 @@ def write_small_delivery(dirs: DataDirs) -> None:
 
 # -- Reading the work warehouse back ---------------------------------------------------------------
 
-def warehouse_rows(path: Path, relation: str, *, order_by: str = "all") -> list[tuple[Any, ...]]:
-    """Every row of `relation` (e.g. `marts.dim_merchant`), sorted, from a read-only connection."""
+def warehouse_rows(path: Path, relation: str, *, order_by: str = "all", exclude: Iterable[str] = ()
+                   ) -> list[tuple[Any, ...]]:
+    """Every row of `relation` (e.g. `marts.dim_merchant`), sorted, from a read-only connection; the
+    columns in `exclude` left out."""
     import duckdb
 
+    left_out = ", ".join(f'"{c}"' for c in exclude)
     con = duckdb.connect(str(path), read_only=True)
     try:
         con.execute("set TimeZone = 'Asia/Seoul'")
-        return con.execute(f"select * from {relation} order by {order_by}").fetchall()
+        return con.execute(f"select * {f'exclude ({left_out})' if left_out else ''} from {relation} "
+                           f"order by {order_by}").fetchall()
     finally:
         con.close()
 

@@ -41,7 +41,9 @@ select
     a.sigungu_name,
     a.category,
     s.first_supported_on,
-    cast(coalesce(s.partners_count, 0) as bigint) as partners_count
+    cast(coalesce(s.partners_count, 0) as bigint) as partners_count,
+    r.sido_name_ko   -- the code's Korean name comes last, so that the contract's columns keep their places
 from merchants as m
 left join attributes as a on a.merchant_id = m.merchant_id
 left join support as s on s.merchant_id = m.merchant_id
+left join {{ ref('regions') }} as r on r.sido_code = a.sido_code

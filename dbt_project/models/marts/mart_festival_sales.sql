@@ -94,21 +94,34 @@ combined as (
     select * from merchant_level
     union all
     select * from baemin
+),
+
+sales as (
+    select
+        festival_code,
+        partner_code,
+        sido_code,
+        category,
+        cast(festival_days as bigint) as festival_days,
+        cast(participating_merchants as bigint) as participating_merchants,
+        cast(orders as bigint) as orders,
+        cast(sales_krw as bigint) as sales_krw,
+        cast(coupon_discount_krw as bigint) as coupon_discount_krw,
+        cast({{ baseline_days }} as bigint) as baseline_days,
+        cast(baseline_sales_krw as bigint) as baseline_sales_krw,
+        case when baseline_sales_krw > 0
+             then (sales_krw * {{ baseline_days }}) / (baseline_sales_krw * festival_days)
+        end as uplift_ratio
+    from combined
 )
 
+-- the codes' Korean names come last, so that the contract's columns keep their places
 select
-    festival_code,
-    partner_code,
-    sido_code,
-    category,
-    cast(festival_days as bigint) as festival_days,
-    cast(participating_merchants as bigint) as participating_merchants,
-    cast(orders as bigint) as orders,
-    cast(sales_krw as bigint) as sales_krw,
-    cast(coupon_discount_krw as bigint) as coupon_discount_krw,
-    cast({{ baseline_days }} as bigint) as baseline_days,
-    cast(baseline_sales_krw as bigint) as baseline_sales_krw,
-    case when baseline_sales_krw > 0
-         then (sales_krw * {{ baseline_days }}) / (baseline_sales_krw * festival_days)
-    end as uplift_ratio
-from combined
+    sales.*,
+    f.festival_name_ko,
+    p.platform_name_ko,
+    r.sido_name_ko
+from sales
+left join {{ ref('festivals') }} as f on f.festival_code = sales.festival_code
+left join {{ ref('partners') }} as p on p.partner_code = sales.partner_code
+left join {{ ref('regions') }} as r on r.sido_code = sales.sido_code

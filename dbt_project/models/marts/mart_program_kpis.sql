@@ -131,10 +131,15 @@ kpis as (
     from years y
 )
 
+-- the Korean names come last, so that the contract's columns keep their places
 select
-    cast(year as bigint) as year,
-    cast(partner_code as varchar) as partner_code,
-    cast(kpi_code as varchar) as kpi_code,
-    cast(value as double) as value,
-    cast(unit as varchar) as unit
-from kpis
+    cast(k.year as bigint) as year,
+    cast(k.partner_code as varchar) as partner_code,
+    cast(k.kpi_code as varchar) as kpi_code,
+    cast(k.value as double) as value,
+    cast(k.unit as varchar) as unit,
+    n.kpi_name_ko,
+    case when k.partner_code = 'ALL' then '전체' else p.platform_name_ko end as platform_name_ko
+from kpis as k
+left join {{ ref('kpi_names') }} as n on n.kpi_code = k.kpi_code
+left join {{ ref('partners') }} as p on p.partner_code = k.partner_code
