@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from panro.ledger import Batch, Ledger
 
@@ -96,3 +97,10 @@ def describe(partner: str, feed: str, file_name: str, status: str, reason: str |
 def batches_touched_since(ledger: Ledger, since: dt.datetime) -> list[BatchLine]:
     """Batches first seen or decided during the run that started at `since`."""
     return [BatchLine.from_batch(b) for b in ledger.touched_since(since)]
+
+
+def schema_drift(gate_batches: list[Any]) -> list[dict[str, str]]:
+    """The batches the gate published with a column the contract does not know (its `schema_drift`
+    warning): partner, feed, file and which columns are new — for the run's output and report."""
+    return [{"partner": b.partner, "feed": b.feed, "file_name": b.file_name, "detail": f.get("detail") or ""}
+            for b in gate_batches for f in b.failures if f.get("rule") == "schema_drift"]
