@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 
-from panro import article
+from panro import article, feed_report
 from panro import charts as charts_mod
 from panro.outcome import RunOutcome
 from panro.settings import DataDirs
@@ -69,6 +69,9 @@ def summary_markdown(outcome: RunOutcome) -> str:
         f" published {t['rows_published']:,}, rejected {t['rows_rejected']:,},"
         f" quarantined {t['rows_quarantined']:,}.",
     ]
+    for block in (feed_report.markdown(outcome.feeds), feed_report.drift_markdown(outcome.schema_drift)):
+        if block:   # told first: feeds gone quiet, files with a new column
+            lines += ["", block]
     if outcome.error:
         lines += ["", f"**Failed:** {outcome.error} — the previous publication is untouched."]
     if outcome.dbt_failures:
@@ -84,7 +87,10 @@ def summary_markdown(outcome: RunOutcome) -> str:
                   for b in outcome.held_back]
     years = sorted({int(k["year"]) for k in outcome.kpis})  # type: ignore[call-overload]
     for year in years:
-        lines += ["", f"## Programme KPIs {year}", "", "| KPI | partner | value | article |", "|---|---|---|---|"]
+        lines += ["", f"## Programme KPIs {year}", ""]
+        if note := feed_report.completeness_markdown(outcome.feeds):
+            lines += [note, ""]
+        lines += ["| KPI | partner | value | article |", "|---|---|---|---|"]
         found = kpi_lookup(outcome.kpis, year)
         for f, got, ok in article.compare(found):
             want = f"{f.value:,.2f}" if year == 2023 else ""
@@ -106,6 +112,9 @@ def _publish_artifacts(outcome: RunOutcome) -> None:
                           description=f"Batches of the {outcome.kind} run {outcome.run_id}")
     create_markdown_artifact(summary_markdown(outcome), key="panro-summary",
                              description="Run summary and programme KPIs")
+    if outcome.feeds:
+        create_table_artifact(feed_report.table_rows(outcome.feeds), key="panro-feeds",
+                              description="Every contracted feed: fresh, overdue or never delivered")
 
 
 def write(dirs: DataDirs, outcome: RunOutcome) -> Path:
@@ -260,6 +269,7 @@ def render_html(dirs: DataDirs, outcome: RunOutcome) -> str:
              f"{t['rows_quarantined']:,} quarantined.</p>",
              f"<p class=muted>run {html.escape(outcome.run_id)} · started {outcome.started_at:%Y-%m-%d %H:%M:%S} UTC"
              " · " + ", ".join(f"{k} {v}s" for k, v in outcome.timings.items()) + f"</p><p>{_links(dirs)}</p>"]
+    parts += [feed_report.html_block(outcome.feeds), feed_report.drift_html(outcome.schema_drift)]
     if outcome.error:
         parts.append(f"<p class=bad>{html.escape(outcome.error)}</p>")
     if outcome.dbt_failures:
@@ -272,7 +282,7 @@ def render_html(dirs: DataDirs, outcome: RunOutcome) -> str:
         rows = [{"KPI": f.label, "partner": f.partner_code, "pipeline": _num(found.get((f.partner_code, f.kpi_code))),
                  **({"article": ("≥ " if f.at_least else "") + f"{f.value:,}", "": "✓" if ok else "✗"}
                     if year == 2023 else {})} for f, _, ok in article.compare(found)]
-        parts += [f"<h2>Programme KPIs {year}</h2>", _table(rows, set())]
+        parts += [f"<h2>Programme KPIs {year}</h2>", feed_report.completeness_html(outcome.feeds), _table(rows, set())]
     if outcome.published and years:
         parts += ["<h2>Charts</h2>", *(f"<figure>{svg}</figure>" for svg in _data_charts(dirs, years[-1]))]
     held = [r for r in batch_rows(outcome) if r["status"] in ("quarantined", "failed") or r["rejected"]]

@@ -143,7 +143,10 @@ def _marts(dirs: DataDirs) -> dict[str, list[tuple]]:
     try:
         names = [r[0] for r in con.execute("select table_name from information_schema.tables "
                                            "where table_schema = 'marts'").fetchall()]
-        return {n: sorted(map(tuple, con.execute(f"select * from marts.{n}").fetchall()), key=repr) for n in names}
+        # when a file was delivered is the landing file's time: the two landings were written apart
+        columns = {"mart_feed_status": "* exclude (last_delivered_at)"}
+        return {n: sorted(map(tuple, con.execute(f"select {columns.get(n, '*')} from marts.{n}").fetchall()), key=repr)
+                for n in names}
     finally:
         con.close()
 
@@ -164,6 +167,8 @@ def test_the_gate_publishes_drifted_files_and_says_which_column_is_new(both) -> 
         added = DRIFTED[f"{b.partner}/{b.feed}"][1]
         assert b.outcome == "published", b.reasons
         assert any(f"new column(s) {sorted(added)}" in w and b.file_name in w for w in b.warnings), b.warnings
+    assert "zigzag/sales zigzag_sales_20230501.parquet: new column(s) ['promo_note'] (kept in the raw zone" \
+        in gate.summary()
     drift = schema_drift(gate.batches)
     assert {(d["partner"], d["feed"], d["file_name"]) for d in drift} == {
         (b.partner, b.feed, b.file_name) for b in gate.batches}

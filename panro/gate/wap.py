@@ -238,6 +238,9 @@ class GateReport:
                  + ("" if self.reconciled else " (NOT RECONCILED)")]
         for b in self.quarantined:
             lines.append(f"  quarantined {b.quarantine_id}: {b.reasons[0] if b.reasons else ''}")
+        for b in self.batches:   # schema drift: published without the columns the contract does not know
+            lines += [f"  {b.partner}/{b.feed} {b.file_name}: {f['detail']} (kept in the raw zone, not published)"
+                      for f in b.failures if f["rule"] == "schema_drift"]
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
