@@ -5,7 +5,8 @@
 --   배민 delivery aggregates (partner baemin): 시도 from the 시군구 code, the feed's category;
 --     the baseline is the same 시군구 × category cells (those with sales in the window) in the
 --     28 days before. participating_merchants and coupon_discount_krw are NULL (not in the feed).
--- sales_krw is the order value before coupon discounts.
+-- sales_krw is the order value before coupon discounts. data_complete_through: the partner's sales
+-- feeds are complete through that business date; period_complete: through the festival's last day.
 {% set baseline_days = var('baseline_days') %}
 with festivals as (
     select
@@ -94,21 +95,32 @@ combined as (
     select * from merchant_level
     union all
     select * from baemin
+),
+
+-- how far the partner's sales feeds are complete (metrics.md, Completeness)
+sales_complete as (
+    select partner_code, data_complete_through
+    from {{ ref('int_partner_figures_completeness') }}
+    where figure = 'sales'
 )
 
 select
-    festival_code,
-    partner_code,
-    sido_code,
-    category,
-    cast(festival_days as bigint) as festival_days,
-    cast(participating_merchants as bigint) as participating_merchants,
-    cast(orders as bigint) as orders,
-    cast(sales_krw as bigint) as sales_krw,
-    cast(coupon_discount_krw as bigint) as coupon_discount_krw,
+    c.festival_code,
+    c.partner_code,
+    c.sido_code,
+    c.category,
+    cast(c.festival_days as bigint) as festival_days,
+    cast(c.participating_merchants as bigint) as participating_merchants,
+    cast(c.orders as bigint) as orders,
+    cast(c.sales_krw as bigint) as sales_krw,
+    cast(c.coupon_discount_krw as bigint) as coupon_discount_krw,
     cast({{ baseline_days }} as bigint) as baseline_days,
-    cast(baseline_sales_krw as bigint) as baseline_sales_krw,
-    case when baseline_sales_krw > 0
-         then (sales_krw * {{ baseline_days }}) / (baseline_sales_krw * festival_days)
-    end as uplift_ratio
-from combined
+    cast(c.baseline_sales_krw as bigint) as baseline_sales_krw,
+    case when c.baseline_sales_krw > 0
+         then (c.sales_krw * {{ baseline_days }}) / (c.baseline_sales_krw * c.festival_days)
+    end as uplift_ratio,
+    s.data_complete_through,
+    coalesce(s.data_complete_through >= f.end_date, false) as period_complete
+from combined as c
+join festivals as f on f.festival_code = c.festival_code
+left join sales_complete as s on s.partner_code = c.partner_code

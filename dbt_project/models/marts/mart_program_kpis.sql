@@ -129,12 +129,47 @@ kpis as (
            cast((select coalesce(sum(e.private_value_krw), 0) from events e where e.year = y.year) as double),
            'KRW'
     from years y
+),
+
+-- Completeness (metrics.md): each KPI's figure (the sales KPIs from the sales feeds, every other
+-- from the support feeds), complete through the earliest date of the partner's feeds of that figure
+-- (ALL: of every partner it sums, the sales KPIs' kt, yogiyo and zigzag), and whether that reaches the
+-- end of the KPI's period: the year's last festival day, the growth multiple's last `after` day
+-- (31 Dec + 27), else 31 December.
+completeness as (
+    select partner_code, figure, data_complete_through
+    from {{ ref('int_partner_figures_completeness') }}
+    union all
+    select 'ALL', figure,
+           case when count(*) = count(data_complete_through) then min(data_complete_through) end
+    from {{ ref('int_partner_figures_completeness') }}
+    where figure <> 'sales' or partner_code in (select partner_code from sales_partners)
+    group by figure
+),
+
+periods as (
+    select
+        k.*,
+        case when k.kpi_code in ('festival_sales_krw', 'avg_sales_growth_multiple') then 'sales' else 'support' end
+            as figure,
+        case k.kpi_code
+            when 'festival_sales_krw' then coalesce(
+                (select max(f.end_date) from {{ ref('dim_festival') }} as f where year(f.start_date) = k.year),
+                make_date(cast(k.year as bigint), 12, 31))
+            when 'avg_sales_growth_multiple'
+                then make_date(cast(k.year as bigint), 12, 31) + {{ var('outcome_days') - 1 }}
+            else make_date(cast(k.year as bigint), 12, 31)
+        end as period_end
+    from kpis as k
 )
 
 select
-    cast(year as bigint) as year,
-    cast(partner_code as varchar) as partner_code,
-    cast(kpi_code as varchar) as kpi_code,
-    cast(value as double) as value,
-    cast(unit as varchar) as unit
-from kpis
+    cast(p.year as bigint) as year,
+    cast(p.partner_code as varchar) as partner_code,
+    cast(p.kpi_code as varchar) as kpi_code,
+    cast(p.value as double) as value,
+    cast(p.unit as varchar) as unit,
+    c.data_complete_through,
+    coalesce(c.data_complete_through >= p.period_end, false) as period_complete
+from periods as p
+left join completeness as c on c.partner_code = p.partner_code and c.figure = p.figure
