@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import get_run_context
+from prefect.states import Failed
 from prefect.utilities.annotations import quote
 
 from panro import dbt_failures, dbt_worker, faults, feed_alerts, freshness, gate, memory, notify, report
@@ -40,8 +41,8 @@ T = TypeVar("T")
 
 
 class FeedsOverdue(RuntimeError):
-    """`fail_on_overdue`: the run published, and a feed is overdue — the flow run fails on purpose.
-    `summary` is what the flow would have returned (the CLI prints it and exits 2)."""
+    """`fail_on_overdue`: the run published, and a feed is overdue — the flow run fails on purpose
+    (`_finish`). `summary` is what the flow would have returned (the CLI prints it and exits 2)."""
 
     def __init__(self, summary: dict) -> None:
         names = ", ".join(f"{f['partner']}/{f['feed']} (last {f['last_business_date']})" for f in summary["overdue"])
@@ -243,11 +244,13 @@ def _dirs(data_dir: str | None, landing: str | None) -> DataDirs:
     return DataDirs.from_env(data_dir, landing)
 
 
-def _finish(outcome: RunOutcome) -> dict:
-    """The flow's return value; with `fail_on_overdue` and a feed overdue, its failure (FeedsOverdue)."""
+def _finish(outcome: RunOutcome) -> Any:
+    """The flow's return value; with `fail_on_overdue` and a feed overdue, a Failed state holding
+    FeedsOverdue (returned, not raised: the run did its work, and raising would log a traceback)."""
     summary = outcome.summary()
     if outcome.fail_on_overdue and outcome.overdue and outcome.published:
-        raise FeedsOverdue(summary)
+        failure = FeedsOverdue(summary)
+        return Failed(message=str(failure), data=failure)
     return summary
 
 
