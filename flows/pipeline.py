@@ -23,20 +23,31 @@ from typing import Any, TypeVar
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import get_run_context
+from prefect.states import Failed
 from prefect.utilities.annotations import quote
 
-from panro import dbt_failures, dbt_worker, faults, gate, memory, notify, report
+from panro import dbt_failures, dbt_worker, faults, feed_alerts, freshness, gate, memory, notify, report
 from panro.dbt_worker import DbtWorker
 from panro.extract import extract
 from panro.helpers import Helpers
 from panro.ledger import Ledger
-from panro.outcome import RunOutcome, batches_touched_since, describe
+from panro.outcome import RunOutcome, batches_touched_since, describe, schema_drift
 from panro.publish import publish
 from panro.runlock import run_lock
 from panro.settings import DataDirs
 
 KST = dt.timezone(dt.timedelta(hours=9), "KST")
 T = TypeVar("T")
+
+
+class FeedsOverdue(RuntimeError):
+    """`fail_on_overdue`: the run published, and a feed is overdue — the flow run fails on purpose
+    (`_finish`). `summary` is what the flow would have returned (the CLI prints it and exits 2)."""
+
+    def __init__(self, summary: dict) -> None:
+        names = ", ".join(f"{f['partner']}/{f['feed']} (last {f['last_business_date']})" for f in summary["overdue"])
+        super().__init__(f"{len(summary['overdue'])} feed(s) overdue: {names}")
+        self.summary = summary
 
 
 class TransformFailed(RuntimeError):
@@ -96,6 +107,18 @@ def audit_batches(dirs: DataDirs, ledger: Ledger, run_id: str, helpers: Helpers 
     return result
 
 
+@task(name="freshness", cache_policy=NO_CACHE, timeout_seconds=300)
+def feed_freshness(dirs: DataDirs, ledger: Ledger, run_date: dt.date) -> list[dict[str, object]]:
+    """Every contracted feed's status as of the run's business date, from the ledger, written beside the
+    published index for dbt (`published/_feeds.parquet`: mart_feed_status, the marts' completeness)."""
+    feeds = freshness.refresh(dirs, ledger, run_date)
+    for f in freshness.overdue(feeds):
+        get_run_logger().warning("overdue: %s/%s — no published file since %s (%s days; overdue after %s)",
+                                 f["partner"], f["feed"], f["last_business_date"], f["days_since_last"],
+                                 f["overdue_after_days"])
+    return feeds
+
+
 @task(name="transform", cache_policy=NO_CACHE, timeout_seconds=3600)
 def build_marts(dbt: DbtWorker) -> Any:
     """dbt build (models and data tests) into the private work warehouse: incremental, or in full
@@ -146,10 +169,11 @@ def _run_id() -> str:
     return str(flow_run.id) if flow_run else uuid.uuid4().hex
 
 
-def run_pipeline(dirs: DataDirs, dates: list[dt.date], kind: str) -> RunOutcome:
+def run_pipeline(dirs: DataDirs, dates: list[dt.date], kind: str, *, fail_on_overdue: bool = False) -> RunOutcome:
     log = get_run_logger()
     run_id = _run_id()
-    outcome = RunOutcome(run_id, kind, (min(dates), max(dates)), dt.datetime.now(dt.UTC))
+    outcome = RunOutcome(run_id, kind, (min(dates), max(dates)), dt.datetime.now(dt.UTC),
+                         fail_on_overdue=fail_on_overdue)
     log.info("%s run %s for %s … %s on %s", kind, run_id, min(dates), max(dates), dirs.root)
     data_docs = None
     with (run_lock(dirs), dbt_worker.for_run(dirs) as dbt,  # dbt, in its process, is imported or importing
@@ -162,6 +186,9 @@ def run_pipeline(dirs: DataDirs, dates: list[dt.date], kind: str) -> RunOutcome:
                     _timed(outcome.timings, "extract", lambda: extract_feeds(dirs, dates, ledger, helpers))
                     audited = _timed(outcome.timings, "audit", lambda: audit_batches(dirs, ledger, run_id, helpers))
                     data_docs = audited.render_docs_in_background()  # while dbt builds, in its process
+                    outcome.schema_drift = schema_drift(audited.batches)
+                    outcome.feeds = _timed(outcome.timings, "freshness",
+                                           lambda: feed_freshness(dirs, ledger, max(dates)))
                     _timed(outcome.timings, "transform", lambda: build_marts(dbt))
                     _timed(outcome.timings, "publish", lambda: publish_marts(dirs, run_id))
                     outcome.published = True
@@ -201,7 +228,8 @@ def _announce(dirs: DataDirs, outcome: RunOutcome, dbt: DbtWorker) -> None:
         log.error("could not write the run report: %s: %s", type(e).__name__, e)
     for b in outcome.held_back:
         log.warning("held back: %s", describe(b.partner, b.feed, b.file_name, b.status, b.reason))
-    if outcome.exit_code != 0:
+    feed_alerts.announce(dirs, outcome.feeds, {"run_id": outcome.run_id, "kind": outcome.kind})
+    if outcome.exit_code == 1 or outcome.held_back:
         event = "run_failed" if outcome.exit_code == 1 else "batches_held_back"
         notify.notify(event, {
             "run_id": outcome.run_id, "kind": outcome.kind, "error": outcome.error,
@@ -216,23 +244,37 @@ def _dirs(data_dir: str | None, landing: str | None) -> DataDirs:
     return DataDirs.from_env(data_dir, landing)
 
 
+def _finish(outcome: RunOutcome) -> Any:
+    """The flow's return value; with `fail_on_overdue` and a feed overdue, a Failed state holding
+    FeedsOverdue (returned, not raised: the run did its work, and raising would log a traceback)."""
+    summary = outcome.summary()
+    if outcome.fail_on_overdue and outcome.overdue and outcome.published:
+        failure = FeedsOverdue(summary)
+        return Failed(message=str(failure), data=failure)
+    return summary
+
+
 @flow(name="panro-nightly", log_prints=True)
-def nightly(run_date: str | None = None, data_dir: str | None = None, landing: str | None = None) -> dict:
-    """The nightly job for business date `run_date` (default: yesterday in KST), plus late files."""
+def nightly(run_date: str | None = None, data_dir: str | None = None, landing: str | None = None,
+            fail_on_overdue: bool = False) -> dict:
+    """The nightly job for business date `run_date` (default: yesterday in KST), plus late files.
+    `fail_on_overdue`: a feed overdue fails the flow run (exit status 2 on the command line)."""
     day = dt.date.fromisoformat(run_date) if run_date else yesterday_kst()
-    outcome = run_pipeline(_dirs(data_dir, landing), [day], "nightly")
-    return outcome.summary()
+    outcome = run_pipeline(_dirs(data_dir, landing), [day], "nightly", fail_on_overdue=fail_on_overdue)
+    return _finish(outcome)
 
 
 @flow(name="panro-backfill", log_prints=True)
-def backfill(start: str, end: str, data_dir: str | None = None, landing: str | None = None) -> dict:
-    """The same as nightly for every business date from `start` to `end`, as one run."""
+def backfill(start: str, end: str, data_dir: str | None = None, landing: str | None = None,
+             fail_on_overdue: bool = False) -> dict:
+    """The same as nightly for every business date from `start` to `end`, as one run; freshness is
+    judged as of `end`."""
     first, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
     if last < first:
         raise ValueError(f"backfill end {last} is before its start {first}")
     dates = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
-    outcome = run_pipeline(_dirs(data_dir, landing), dates, "backfill")
-    return outcome.summary()
+    outcome = run_pipeline(_dirs(data_dir, landing), dates, "backfill", fail_on_overdue=fail_on_overdue)
+    return _finish(outcome)
 
 
 if __name__ == "__main__":  # pragma: no cover - `python -m flows.pipeline [DATE]`

@@ -39,10 +39,14 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--scale", type=float, default=1.0)
     g.add_argument("--seed", type=int, default=2023)
 
-    r = sub.add_parser("run", parents=[common], help="the nightly job for one business date")
+    overdue = argparse.ArgumentParser(add_help=False)
+    overdue.add_argument("--fail-on-overdue", action="store_true",
+                         help="exit 2 when a feed is overdue (default: overdue feeds are reported, exit as usual)")
+
+    r = sub.add_parser("run", parents=[common, overdue], help="the nightly job for one business date")
     r.add_argument("--date", type=_date, default=None, help="business date (default: yesterday in KST)")
 
-    b = sub.add_parser("backfill", parents=[common], help="the nightly job for a range, as one run")
+    b = sub.add_parser("backfill", parents=[common, overdue], help="the nightly job for a range, as one run")
     b.add_argument("--start", type=_date, required=True)
     b.add_argument("--end", type=_date, required=True)
 
@@ -149,6 +153,8 @@ def _run_flow(fn_name: str, dirs: DataDirs, **params: object) -> int:
     except RunInProgress as e:
         print(f"panro: {e}", file=sys.stderr)
         return EXIT_FAILED
+    except pipeline.FeedsOverdue as e:   # --fail-on-overdue: the run published; its flow run failed on purpose
+        result = e.summary
     except Exception as e:
         print(f"panro: the run failed and published nothing new: {type(e).__name__}: {e}", file=sys.stderr)
         _print_dbt_failures(getattr(e, "failed", []))
@@ -161,12 +167,25 @@ def _run_flow(fn_name: str, dirs: DataDirs, **params: object) -> int:
     for b in result.get("trimmed", []):
         line = describe(b["partner"], b["feed"], b["file_name"], "published", b["reason"])
         print(f"rows rejected: {line}", file=sys.stderr)
+    _print_feeds(result)
     totals = result["totals"]
     print(f"{result['kind']} {result['dates'][0]} … {result['dates'][1]}: {totals['batches']} batches, "
           f"{totals['rows_delivered']:,} rows delivered, {totals['rows_published']:,} published, "
           f"{totals['rows_rejected']:,} rejected, {totals['rows_quarantined']:,} quarantined "
           f"→ exit {result['exit_code']}")
     return int(result["exit_code"])
+
+
+def _print_feeds(result: dict) -> None:
+    """Told, not discovered: overdue feeds, figures not complete through the run's date, new columns."""
+    from panro import feed_report
+
+    for f in result.get("overdue", []):
+        print(f"overdue: {feed_report.overdue_line(f)}", file=sys.stderr)
+    for line in result.get("incomplete", []):
+        print(f"incomplete: {line}", file=sys.stderr)
+    for d in result.get("schema_drift", []):
+        print(f"new column: {feed_report.drift_line(d)}", file=sys.stderr)
 
 
 def _print_dbt_failures(failed: list[dict[str, object]]) -> None:
@@ -187,11 +206,13 @@ def _print_dbt_failures(failed: list[dict[str, object]]) -> None:
 
 
 def _run(args: argparse.Namespace, dirs: DataDirs) -> int:
-    return _run_flow("nightly", dirs, run_date=args.date.isoformat() if args.date else None)
+    return _run_flow("nightly", dirs, run_date=args.date.isoformat() if args.date else None,
+                     fail_on_overdue=args.fail_on_overdue)
 
 
 def _backfill(args: argparse.Namespace, dirs: DataDirs) -> int:
-    return _run_flow("backfill", dirs, start=args.start.isoformat(), end=args.end.isoformat())
+    return _run_flow("backfill", dirs, start=args.start.isoformat(), end=args.end.isoformat(),
+                     fail_on_overdue=args.fail_on_overdue)
 
 
 def _quarantine(args: argparse.Namespace, dirs: DataDirs) -> int:

@@ -15,6 +15,13 @@ from panro.settings import CONTRACTS_DIR
 
 RAW_TYPES = {"string", "int", "double", "date", "json"}
 FORMATS = {"csv", "jsonl", "json", "xlsx", "parquet"}
+# How often a feed delivers (feeds.md: partners drop files nightly): `daily`, a file for every business
+# date; `business_days`, weekdays that are not public holidays; `sparse`, only on days with something
+# to report (a campaign, a support given).
+CADENCES = {"daily", "business_days", "sparse"}
+# The figures a feed is the source of, for the marts' completeness (`data_complete_through`): `sales`
+# (festival sales, sales outcomes), `support` (support events, reach, the support KPIs), `coupons`.
+FIGURES = {"sales", "support", "coupons"}
 
 
 class ContractError(ValueError):
@@ -44,6 +51,15 @@ class Column:
 
 
 @dataclass(frozen=True)
+class Freshness:
+    """When a feed's silence is news: `overdue_after_days` business dates without a published file
+    (counted back from the run's business date) are normal; one more and the feed is overdue."""
+
+    cadence: str = "daily"
+    overdue_after_days: int = 2   # feeds.md: a daily feed that sent nothing for 3 or more days is overdue
+
+
+@dataclass(frozen=True)
 class FeedContract:
     partner: str
     feed: str
@@ -60,6 +76,8 @@ class FeedContract:
     key: tuple[str, ...]
     columns: tuple[Column, ...]
     row_tolerance: float = 0.01
+    freshness: Freshness = Freshness()
+    figures: tuple[str, ...] = ()     # FIGURES this feed is the source of
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -111,6 +129,32 @@ def _column(name: str, spec: dict[str, Any], where: str) -> Column:
     return Column(name=str(name), **spec)
 
 
+def _freshness(spec: Any, where: str) -> Freshness:
+    if spec is None:
+        return Freshness()
+    if not isinstance(spec, dict):
+        raise ContractError(f"{where}: freshness must be a mapping like {{cadence: daily, overdue_after_days: 2}}")
+    unknown = set(spec) - set(Freshness.__dataclass_fields__)
+    if unknown:
+        raise ContractError(f"{where}: freshness has unknown settings {sorted(unknown)}")
+    cadence = spec.get("cadence", "daily")
+    if cadence not in CADENCES:
+        raise ContractError(f"{where}: freshness.cadence {cadence!r} is not one of {sorted(CADENCES)}")
+    days = spec.get("overdue_after_days", Freshness.overdue_after_days)
+    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+        raise ContractError(f"{where}: freshness.overdue_after_days must be a whole number of days ≥ 1, "
+                            f"not {days!r}")
+    return Freshness(cadence=cadence, overdue_after_days=days)
+
+
+def _figures(spec: Any, where: str) -> tuple[str, ...]:
+    figures = (spec,) if isinstance(spec, str) else tuple(spec or ())
+    unknown = [f for f in figures if f not in FIGURES]
+    if unknown:
+        raise ContractError(f"{where}: figures {unknown} are not among {sorted(FIGURES)}")
+    return figures
+
+
 def parse_contract(doc: dict[str, Any], where: str = "<contract>") -> FeedContract:
     try:
         fmt = doc["format"]
@@ -131,8 +175,11 @@ def parse_contract(doc: dict[str, Any], where: str = "<contract>") -> FeedContra
             key=tuple(doc.get("key", ())),
             columns=columns,
             row_tolerance=float(doc.get("row_tolerance", 0.01)),
+            freshness=_freshness(doc.get("freshness"), where),
+            figures=_figures(doc.get("figures"), where),
             extra={k: v for k, v in doc.items() if k not in {
-                "partner", "feed", "description", "file", "format", "kind", "key", "columns", "row_tolerance"}},
+                "partner", "feed", "description", "file", "format", "kind", "key", "columns", "row_tolerance",
+                "freshness", "figures"}},
         )
     except KeyError as e:
         raise ContractError(f"{where}: missing field {e.args[0]!r}") from None

@@ -52,6 +52,16 @@ create table if not exists runs (
     outcome      varchar,
     detail       varchar
 );
+-- what was last announced of each feed's freshness (panro.freshness): told once, not every night
+create table if not exists feed_alerts (
+    partner             varchar not null,
+    feed                varchar not null,
+    status              varchar not null,      -- overdue | fresh (recovered)
+    last_business_date  date,
+    announced_at        timestamptz not null,
+    run_id              varchar,
+    primary key (partner, feed)
+);
 """
 
 
@@ -217,6 +227,41 @@ class Ledger:
     def published_version(self, partner: str, feed: str, file_name: str) -> Batch | None:
         live = [b for b in self.versions(partner, feed, file_name) if b.status == "published"]
         return live[-1] if live else None
+
+    def deliveries(self) -> dict[tuple[str, str], tuple[dt.date | None, dt.datetime | None, int]]:
+        """Per (partner, feed): the latest business date with a published batch, when a file of it was
+        last delivered (the landing file's modification time, else when first seen; any version,
+        whatever the gate made of it), and how many delivered files are held back now (their latest
+        version quarantined or undecodable)."""
+        sql = """
+            with versions as (
+                select *, row_number() over (partition by partner, feed, file_name
+                                             order by seen_at desc, batch_id desc) as newest
+                from batches
+            )
+            select partner, feed,
+                   max(business_date) filter (where status = 'published'),
+                   max(coalesce(to_timestamp(source_mtime), seen_at)),
+                   count(*) filter (where newest = 1 and status in ('quarantined', 'failed'))
+            from versions group by partner, feed"""
+        with self._cursor() as con:
+            rows = con.execute(sql).fetchall()
+        return {(p, f): (day, at, int(held)) for p, f, day, at, held in rows}
+
+    # -- freshness announcements -----------------------------------------------------------------
+
+    def announced(self) -> dict[tuple[str, str], str]:
+        """What was last announced of each feed: `overdue`, or `fresh` once it recovered."""
+        with self._cursor() as con:
+            rows = con.execute("select partner, feed, status from feed_alerts").fetchall()
+        return {(p, f): s for p, f, s in rows}
+
+    def record_announced(self, announced: list[tuple[str, str, str, dt.date | None]], run_id: str) -> None:
+        """Remember (partner, feed, status, last business date) as announced by `run_id`."""
+        with self._cursor() as con:
+            for partner, feed, status, day in announced:
+                con.execute("insert or replace into feed_alerts values (?, ?, ?, ?, ?, ?)",
+                            [partner, feed, status, day, now_utc(), run_id])
 
     # -- runs ------------------------------------------------------------------------------------
 

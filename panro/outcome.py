@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
+from panro.feed_report import completeness, completeness_line
 from panro.ledger import Batch, Ledger
 
 EXIT_OK, EXIT_FAILED, EXIT_HELD_BACK = 0, 1, 2
@@ -43,6 +45,9 @@ class RunOutcome:
     timings: dict[str, float] = field(default_factory=dict)
     kpis: list[dict[str, object]] = field(default_factory=list)
     dbt_failures: list[dict[str, object]] = field(default_factory=list)   # panro.dbt_failures.FailedTest
+    feeds: list[dict[str, object]] = field(default_factory=list)     # every feed's status (panro.freshness)
+    schema_drift: list[dict[str, str]] = field(default_factory=list)  # published with a new column
+    fail_on_overdue: bool = False    # an overdue feed makes the exit status 2 (--fail-on-overdue)
 
     @property
     def held_back(self) -> list[BatchLine]:
@@ -54,10 +59,17 @@ class RunOutcome:
         return [b for b in self.batches if b.status == "published" and b.rows_rejected]
 
     @property
+    def overdue(self) -> list[dict[str, object]]:
+        """Feeds with no published file for longer than their contract allows (panro.freshness)."""
+        return [f for f in self.feeds if f["status"] == "overdue"]
+
+    @property
     def exit_code(self) -> int:
+        """1 failed, 2 published but held something back (or, with --fail-on-overdue, a feed is
+        overdue), else 0: an overdue feed alone held nothing back."""
         if self.error or not self.published:
             return EXIT_FAILED
-        return EXIT_HELD_BACK if self.held_back else EXIT_OK
+        return EXIT_HELD_BACK if self.held_back or (self.fail_on_overdue and self.overdue) else EXIT_OK
 
     def totals(self) -> dict[str, int]:
         return {
@@ -83,7 +95,9 @@ class RunOutcome:
         return {"run_id": self.run_id, "kind": self.kind, "dates": self.dates, "published": self.published,
                 "error": self.error, "exit_code": self.exit_code, "totals": self.totals(),
                 "held_back": [asdict(b) for b in self.held_back], "trimmed": [asdict(b) for b in self.trimmed],
-                "dbt_failures": self.dbt_failures, "timings": dict(self.timings)}
+                "dbt_failures": self.dbt_failures, "timings": dict(self.timings),
+                "overdue": self.overdue, "schema_drift": self.schema_drift,
+                "incomplete": [completeness_line(c) for c in completeness(self.feeds)]}
 
 
 def describe(partner: str, feed: str, file_name: str, status: str, reason: str | None) -> str:
@@ -96,3 +110,10 @@ def describe(partner: str, feed: str, file_name: str, status: str, reason: str |
 def batches_touched_since(ledger: Ledger, since: dt.datetime) -> list[BatchLine]:
     """Batches first seen or decided during the run that started at `since`."""
     return [BatchLine.from_batch(b) for b in ledger.touched_since(since)]
+
+
+def schema_drift(gate_batches: list[Any]) -> list[dict[str, str]]:
+    """The batches the gate published with a column the contract does not know (its `schema_drift`
+    warning): partner, feed, file and which columns are new — for the run's output and report."""
+    return [{"partner": b.partner, "feed": b.feed, "file_name": b.file_name, "detail": f.get("detail") or ""}
+            for b in gate_batches for f in b.failures if f.get("rule") == "schema_drift"]

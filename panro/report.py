@@ -21,7 +21,7 @@ from typing import Any
 
 import duckdb
 
-from panro import article, figures
+from panro import article, feed_report, figures
 from panro.outcome import RunOutcome
 from panro.settings import DataDirs
 
@@ -126,6 +126,21 @@ def dbt_failures_section(page: Page) -> Section | None:
                for f in page.outcome.dbt_failures for b in f.get("batches") or []]  # type: ignore[union-attr]
     return Section("dbt-failures", "dbt found these rows wrong", "sections/dbt_failures.html.j2",
                    {"rows": dbt_failure_rows(page.outcome), "batches": list(dict.fromkeys(batches))})
+
+
+def freshness_section(page: Page) -> Section | None:
+    """Before the figures: the feeds gone quiet (overdue, never delivered), how far each partner's figures
+    are complete when one of its feeds stopped, and the files that came with a column the contract
+    does not know (panro.freshness, panro.feed_report)."""
+    feeds, drift = page.outcome.feeds, page.outcome.schema_drift
+    late, never = feed_report.overdue(feeds), feed_report.never_delivered(feeds)
+    incomplete = [feed_report.completeness_line(c) for c in feed_report.completeness(feeds)]
+    if not late and not never and not incomplete and not drift:
+        return None
+    title = f"Overdue feeds ({len(late)})" if late else "Feeds"
+    return Section("freshness", title, "sections/freshness.html.j2", {
+        "overdue": late, "never": never, "incomplete": incomplete,
+        "drift": [feed_report.drift_line(d) for d in drift]})
 
 
 def held_back_section(page: Page) -> Section:
@@ -268,7 +283,7 @@ def _feed_summary(outcome: RunOutcome) -> list[dict[str, object]]:
 
 
 SectionMaker = Callable[[Page], Section | None]
-SECTIONS: list[SectionMaker] = [dbt_failures_section, held_back_section, kpis_section, reach_section,
+SECTIONS: list[SectionMaker] = [dbt_failures_section, freshness_section, held_back_section, kpis_section, reach_section,
                                 sales_section, coupons_section, feeds_section]
 
 
@@ -347,6 +362,12 @@ def summary_markdown(outcome: RunOutcome, coverage: figures.Coverage | None = No
         f" published {t['rows_published']:,}, rejected {t['rows_rejected']:,},"
         f" quarantined {t['rows_quarantined']:,}.",
     ]
+    for block in (feed_report.markdown(outcome.feeds), feed_report.drift_markdown(outcome.schema_drift)):
+        if block:   # told first: feeds gone quiet, files with a new column
+            lines += ["", block]
+    for block in (feed_report.markdown(outcome.feeds), feed_report.drift_markdown(outcome.schema_drift)):
+        if block:   # told first: feeds gone quiet, files with a new column
+            lines += ["", block]
     if outcome.error:
         lines += ["", f"**Failed:** {outcome.error} — the previous publication is untouched."]
     if outcome.dbt_failures:
@@ -366,7 +387,10 @@ def summary_markdown(outcome: RunOutcome, coverage: figures.Coverage | None = No
         full = coverage is not None and coverage.full_year(year)
         span = f" ({period[0]} … {period[1]}{'' if full else ', partial year'})" if period else ""
         compared = full and year == article.ARTICLE_YEAR
-        lines += ["", f"## Programme KPIs {year}{span}", "",
+        lines += ["", f"## Programme KPIs {year}{span}", ""]
+        if note := feed_report.completeness_markdown(outcome.feeds):
+            lines += [note, ""]
+        lines += [
                   "| KPI | value | article |" if compared else "| KPI | value |",
                   "|---|---|---|" if compared else "|---|---|"]
         found = kpi_lookup(outcome.kpis, year)
@@ -391,6 +415,12 @@ def _publish_artifacts(outcome: RunOutcome, coverage: figures.Coverage | None) -
                           description=f"Batches of the {outcome.kind} run {outcome.run_id}")
     create_markdown_artifact(summary_markdown(outcome, coverage), key="panro-summary",
                              description="Run summary and programme KPIs")
+    if outcome.feeds:
+        create_table_artifact(feed_report.table_rows(outcome.feeds), key="panro-feeds",
+                              description="Every contracted feed: fresh, overdue or never delivered")
+    if outcome.feeds:
+        create_table_artifact(feed_report.table_rows(outcome.feeds), key="panro-feeds",
+                              description="Every contracted feed: fresh, overdue or never delivered")
 
 
 def write(dirs: DataDirs, outcome: RunOutcome) -> Path:

@@ -23,6 +23,7 @@ from typing import Any
 
 from panro.batches import ensure_published_schemas
 from panro.contracts import load_contracts
+from panro.freshness import ensure_status
 from panro.settings import DBT_PROJECT_DIR, DataDirs
 
 # Node statuses that make a run unsuccessful (dbt's RunStatus / TestStatus values).
@@ -321,8 +322,10 @@ def run_dbt(
     if vars:
         args += ["--vars", json.dumps(vars, default=str)]
     dirs.work_warehouse.parent.mkdir(parents=True, exist_ok=True)
-    # every contracted feed must be readable, delivered or not (its zero-row _schema.parquet)
+    # every contracted feed must be readable, delivered or not (its zero-row _schema.parquet), and the
+    # feeds' status too (a run writes its own before dbt builds: panro.freshness)
     ensure_published_schemas(dirs, load_contracts())
+    ensure_status(dirs)
     result, elapsed = _invoke(dirs, args)
     return _collect(command, result, elapsed)
 
@@ -338,6 +341,7 @@ def docs_generate(dirs: DataDirs, target_dir: Path | str, *, after_build: bool =
     target_dir = Path(target_dir)
     target_dir.mkdir(parents=True, exist_ok=True)
     ensure_published_schemas(dirs, load_contracts())
+    ensure_status(dirs)
     source = _paths(dirs)["target"]
     reuse = after_build and (source / "manifest.json").exists()
     result, elapsed = _invoke(dirs, ["docs", "generate", "--static", *(["--no-compile"] if reuse else [])])

@@ -21,7 +21,8 @@ from panro.settings import DBT_PROJECT_DIR, REPO_ROOT, DataDirs
 from panro.transform import run_dbt
 from tests.support.published import write_small_delivery
 
-V, B, F, DATE = "VARCHAR", "BIGINT", "DOUBLE", "DATE"
+V, B, F, DATE, BOOL, TSTZ = "VARCHAR", "BIGINT", "DOUBLE", "DATE", "BOOLEAN", "TIMESTAMP WITH TIME ZONE"
+COMPLETENESS = [("data_complete_through", DATE), ("period_complete", BOOL)]   # marts.md, second round
 
 CONTRACT: dict[str, list[tuple[str, str]]] = {
     "dim_partner": [("partner_code", V), ("partner_name_ko", V), ("platform_name_ko", V)],
@@ -42,11 +43,14 @@ CONTRACT: dict[str, list[tuple[str, str]]] = {
     "mart_festival_sales": [("festival_code", V), ("partner_code", V), ("sido_code", V), ("category", V),
                             ("festival_days", B), ("participating_merchants", B), ("orders", B),
                             ("sales_krw", B), ("coupon_discount_krw", B), ("baseline_days", B),
-                            ("baseline_sales_krw", B), ("uplift_ratio", F)],
+                            ("baseline_sales_krw", B), ("uplift_ratio", F), *COMPLETENESS],
     "mart_support_outcomes": [("partner_code", V), ("support_type", V), ("cohort_month", DATE), ("merchants", B),
                               ("avg_daily_sales_before_krw", B), ("avg_daily_sales_after_krw", B),
-                              ("avg_growth_multiple", F)],
-    "mart_program_kpis": [("year", B), ("partner_code", V), ("kpi_code", V), ("value", F), ("unit", V)],
+                              ("avg_growth_multiple", F), *COMPLETENESS],
+    "mart_program_kpis": [("year", B), ("partner_code", V), ("kpi_code", V), ("value", F), ("unit", V),
+                          *COMPLETENESS],
+    "mart_feed_status": [("partner_code", V), ("feed", V), ("last_business_date", DATE), ("last_delivered_at", TSTZ),
+                         ("overdue_after_days", B), ("days_since_last", B), ("status", V), ("held_back_batches", B)],
 }
 
 # after marts.md's columns, the Korean names of the codes (docs/metrics.md), last so that marts.md's keep
@@ -102,12 +106,13 @@ def test_mart_columns_and_types(warehouse: Path, table: str) -> None:
 
 
 def test_models_declare_the_contract_enforced() -> None:
-    doc = yaml.safe_load((DBT_PROJECT_DIR / "models" / "marts" / "_marts.yml").read_text(encoding="utf-8"))
+    models = [m for path in sorted((DBT_PROJECT_DIR / "models" / "marts").glob("*.yml"))
+              for m in yaml.safe_load(path.read_text(encoding="utf-8")).get("models", [])]
     project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
     assert project["models"]["panro"]["marts"]["+contract"] == {"enforced": True}
-    declared = {m["name"]: [(c["name"], c["data_type"].upper()) for c in m["columns"]] for m in doc["models"]}
+    declared = {m["name"]: [(c["name"], c["data_type"].upper()) for c in m["columns"]] for m in models}
     assert declared == PUBLISHED
-    for m in doc["models"]:
+    for m in models:
         assert m.get("description"), m["name"]
         for c in m["columns"]:
             assert c.get("description"), (m["name"], c["name"])
@@ -125,8 +130,14 @@ def test_contract_matches_marts_md() -> None:
             end = text.find("\n### ", start + 1)
             section = text[start:end if end > 0 else None]
         named = set(re.findall(r"`([a-z_]+)`", section))
-        missing = [c for c, _ in columns if c not in named]
+        missing = [c for c, _ in columns if c not in named and (c, _) not in COMPLETENESS]
         assert not missing, (table, missing)
+    # the completeness columns: in their own section, which names the marts that carry them
+    start = text.index("### Completeness on the figures")
+    section = text[start:text.find("\n## ", start + 1) if text.find("\n## ", start + 1) > 0 else None]
+    assert "`data_complete_through`" in section and "whether the figure's period is complete" in section
+    carrying = {t for t, columns in CONTRACT.items() if ("data_complete_through", DATE) in columns}
+    assert carrying == set(re.findall(r"`(mart_[a-z_]+)`", section))
 
 
 def test_what_the_marts_add_to_marts_md_is_documented_in_metrics_md() -> None:

@@ -191,18 +191,19 @@ def test_mart_coupon_redemption(built: tuple[DataDirs, DbtRun]) -> None:
 
 def test_mart_festival_sales(built: tuple[DataDirs, DbtRun]) -> None:
     dirs, _ = built
-    # window 05-01..05-28 (28 days), baseline 04-03..04-30
+    # window 05-01..05-28 (28 days), baseline 04-03..04-30; built outside a run, no feed's status is
+    # known: data_complete_through NULL, period_complete false (a run's: tests/test_feeds_overdue_runs.py)
     approx_rows(rows(dirs, "marts.mart_festival_sales"), [
         # 배민 aggregates: 42110 (old 강원 code) is the same cell as 51110; 11440 한식 has baseline only
-        (MAY, "baemin", "51", "치킨", 28, None, 20, 3_500_000, None, 28, 1_000_000, 3.5),
-        (MAY, "baemin", "11", "중식", 28, None, 2, 200_000, None, 28, 0, None),
+        (MAY, "baemin", "51", "치킨", 28, None, 20, 3_500_000, None, 28, 1_000_000, 3.5, None, False),
+        (MAY, "baemin", "11", "중식", 28, None, 2, 200_000, None, 28, 0, None, None, False),
         # K-deal: O3 30,000 (O4 cancelled two days later); baseline O1 + O2 = 20,000; O5 for M5
-        (MAY, "kt", "52", "한식", 28, 1, 1, 30_000, 3_000, 28, 20_000, 1.5),
-        (MAY, "kt", "41", "분식", 28, 1, 1, 15_000, 0, 28, 0, None),
-        (MAY, "yogiyo", "26", "치킨", 28, 1, 20, 250_000, 3_000, 28, 100_000, 2.5),
-        (MAY, "yogiyo", "27", "피자", 28, 1, 1, 10_000, 0, 28, 0, None),
+        (MAY, "kt", "52", "한식", 28, 1, 1, 30_000, 3_000, 28, 20_000, 1.5, None, False),
+        (MAY, "kt", "41", "분식", 28, 1, 1, 15_000, 0, 28, 0, None, None, False),
+        (MAY, "yogiyo", "26", "치킨", 28, 1, 20, 250_000, 3_000, 28, 100_000, 2.5, None, False),
+        (MAY, "yogiyo", "27", "피자", 28, 1, 1, 10_000, 0, 28, 0, None, None, False),
         # 지그재그: both stores in 인천, no category known
-        (MAY, "zigzag", "28", None, 28, 2, 12, 230_000, 5_000, 28, 50_000, 4.6),
+        (MAY, "zigzag", "28", None, 28, 2, 12, 230_000, 5_000, 28, 50_000, 4.6, None, False),
     ])
 
 
@@ -223,11 +224,11 @@ def test_mart_support_outcomes(built: tuple[DataDirs, DbtRun]) -> None:
     dirs, _ = built
     approx_rows(rows(dirs, "marts.mart_support_outcomes"), [
         # M4: d0 = 04-15 (onboarding); before 03-18..04-14 = 20,000; after 04-15..05-12 = 30,000
-        ("kt", "promotion", D("2023-04-01"), 1, round(20000 / 28), round(30000 / 28), 1.5),
+        ("kt", "promotion", D("2023-04-01"), 1, round(20000 / 28), round(30000 / 28), 1.5, None, False),
         # M7: d0 = 05-02 (1+1 package); before 100,000; after 250,000. M8: before 0, left out
-        ("yogiyo", "promotion", D("2023-05-01"), 1, round(100000 / 28), round(250000 / 28), 2.5),
+        ("yogiyo", "promotion", D("2023-05-01"), 1, round(100000 / 28), round(250000 / 28), 2.5, None, False),
         # M9: d0 = 05-03, ad points and coupon support the same day → promotion; M10 before 0
-        ("zigzag", "promotion", D("2023-05-01"), 1, round(50000 / 28), round(200000 / 28), 4.0),
+        ("zigzag", "promotion", D("2023-05-01"), 1, round(50000 / 28), round(200000 / 28), 4.0, None, False),
     ])
 
 

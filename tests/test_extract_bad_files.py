@@ -42,9 +42,10 @@ def _jsonl_with_broken_line() -> bytes:
     return jsonl_bytes([a]) + b'{"event_id": "KTC-000002", "event_type": "tutor_visit",\n' + jsonl_bytes([b])
 
 
-def _jsonl_with_extra_field() -> bytes:
+def _jsonl_with_lineage_field() -> bytes:
+    """A new field is kept (schema drift), but not one named like the pipeline's own `_` columns."""
     a, b = SAMPLES["kakao/talkchannel"].rows[:2]
-    return jsonl_bytes([a, dict(b, coupon_note="x")])
+    return jsonl_bytes([a, dict(b, _batch_id="x")])
 
 
 def _jsonl_without_field() -> bytes:
@@ -109,8 +110,8 @@ CASES = {
                ["byte-order mark", "utf-8-sig"]),
     "malformed JSON line": ("kakao/talkchannel", _jsonl_with_broken_line(),
                             ["line 2", "not valid JSON", "one JSON object per line"]),
-    "unexpected JSON field": ("kakao/talkchannel", _jsonl_with_extra_field(),
-                              ["line 2", "unexpected field 'coupon_note'", "'channel_friends'"]),
+    "JSON field named like the lineage": ("kakao/talkchannel", _jsonl_with_lineage_field(),
+                                          ["line 2", "unexpected field '_batch_id'", "'channel_friends'"]),
     "JSON field missing everywhere": ("kakao/talkchannel", _jsonl_without_field(),
                                       ["['channel_friends']", "appear in no record", "expected the fields"]),
     "JSON text for an int": ("yogiyo/coupons", _jsonl_with_text_for_int(),
@@ -145,9 +146,9 @@ CASES = {
                            csv_bytes(["stat_date", "sigungu_code", "category", "orders", "sales", "active_stores"],
                                      [list(r.values()) for r in STATS]),
                            ["missing column(s) ['sales_krw']", "unexpected column(s) ['sales']", "renamed"]),
-    "CSV extra column": ("baemin/delivery_stats",
-                         csv_bytes([*STATS[0], "memo"], [[*r.values(), "x"] for r in STATS]),
-                         ["unexpected column(s) ['memo']"]),
+    "CSV column without a name": ("baemin/delivery_stats",
+                                  csv_bytes([*STATS[0], ""], [[*r.values(), "x"] for r in STATS]),
+                                  ["unexpected column(s) ['']", "a column without a name"]),
     "CSV wrong field count": ("yogiyo/orders",
                               SAMPLES["yogiyo/orders"].bytes().replace(b"93000", b"93000,1"),
                               ["data row 1", "7 field(s), expected 6"]),

@@ -88,13 +88,13 @@ def _c(id: str, feed: str, what: str, outcome: str, rules: set[str] | None = Non
 
 P, R, Q = "published", "published_with_rejections", "quarantined"
 CASES = [
-    # -- schema drift: the whole file is held ------------------------------------------------------
+    # -- schema drift: a missing or renamed column holds the whole file; a new one is reported -----
     _c("renamed_column", "kt/kdeal_orders", "주문금액 arrives as '주문 금액'", Q, {"schema"},
        reason="missing ['주문금액'], unexpected ['주문 금액']", write={"rename": {"주문금액": "주문 금액"}}),
     _c("missing_column", "yogiyo/orders", "delivery_fee_krw is not in the file", Q, {"schema"},
        reason="missing ['delivery_fee_krw']", write={"drop": ["delivery_fee_krw"]}),
-    _c("extra_column", "zigzag/coupons", "an unannounced column 'memo'", Q, {"schema"},
-       reason="unexpected ['memo']", write={"extra_columns": {"memo": "x"}}),
+    _c("extra_column", "zigzag/coupons", "an unannounced column 'memo': published without it", P, set(),
+       {"schema_drift"}, reason="new column(s) ['memo']", write={"extra_columns": {"memo": "x"}}),
     _c("column_of_another_type", "zigzag/sales", "gmv_krw delivered as text ('30000')", Q, {"schema"},
        reason="gmv_krw is string, the contract says int64", n=100,
        change=_all("gmv_krw", str), write={"raw_types": {"gmv_krw": pa.string()}}),
@@ -317,6 +317,21 @@ def test_case_on_disk(run: Run, case: Case) -> None:
         assert on_disk + table.num_rows == out.rows_delivered
 
 
+def test_a_new_column_stays_in_the_raw_zone_and_is_not_published(run: Run) -> None:
+    """Schema drift: the file with a column the contract does not know is published in the contract's
+    columns; its raw file keeps the new column, values and all."""
+    case = next(c for c in CASES if c.id == "extra_column")
+    out = _outcome(run, case)
+    contract = contract_for(case.feed)
+    with Ledger(run.dirs.ledger_path) as ledger:
+        batch = ledger.get(out.batch_id)
+    raw = read_batch(batch.raw_path, batch.batch_id)
+    assert set(raw.column("memo").to_pylist()) == {"x"}
+    published = read_batch(published_file(run.dirs, contract, batch), batch.batch_id)
+    assert published.column_names == raw.drop_columns(["memo"]).column_names
+    assert published.num_rows == raw.num_rows == out.rows_published
+
+
 def test_one_run_reconciles(run: Run) -> None:
     r = run.report
     assert r.reconciled
@@ -374,7 +389,8 @@ def test_cases_cover_every_feed_and_rule() -> None:
     assert {c.feed for c in CASES} == {c.name for c in load_contracts()}
     assert len(CASES) >= 15
     assert {"schema", "key", "brn", "region", "enum", "type", "non_negative", "window", "cross_field",
-            "required", "empty", "volume", "future", "range", "format"} <= {r for c in CASES for r in c.rules | c.warns}
+            "required", "empty", "volume", "future", "range", "format", "schema_drift"
+            } <= {r for c in CASES for r in c.rules | c.warns}
 
 
 def test_kst_helper_is_kst() -> None:

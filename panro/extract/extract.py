@@ -57,7 +57,8 @@ def today_kst() -> dt.date:
 
 def with_lineage(contract: FeedContract, decoded: Decoded, *, batch: str, business_date: dt.date | None,
                  file_name: str, checksum: str, loaded_at: dt.datetime) -> pa.Table:
-    """The raw batch: the partner's columns, then the lineage columns (panro.batches.LINEAGE)."""
+    """The raw batch: the partner's columns (the contract's, then any it does not know), then the
+    lineage columns (panro.batches.LINEAGE)."""
     n = decoded.table.num_rows
 
     def const(value: Any, kind: pa.DataType) -> pa.Array:
@@ -74,7 +75,11 @@ def with_lineage(contract: FeedContract, decoded: Decoded, *, batch: str, busine
         const(loaded_at, pa.timestamp("us", tz="UTC")),
     ]
     columns = [decoded.table.column(i) for i in range(decoded.table.num_columns)]
-    return pa.Table.from_arrays([*columns, *lineage], schema=raw_schema(contract))
+    schema = raw_schema(contract)
+    if decoded.new_columns:   # schema drift: kept in the raw zone, after the contract's columns
+        added = [decoded.table.schema.field(n) for n in decoded.new_columns]
+        schema = pa.schema([*schema][:len(contract.columns)] + added + [*schema][len(contract.columns):])
+    return pa.Table.from_arrays([*columns, *lineage], schema=schema)
 
 
 # -- one file --------------------------------------------------------------------------------------
@@ -188,12 +193,17 @@ def _process_segment(ctx: _Context, tasks: list[_Task]) -> list[_Done]:
         if table is not None:
             written.append((len(done), table))
         done.append(d)
-    if written:
-        batches = [(done[i].result.file_name, str(done[i].result.checksum)) for i, _ in written]
+    # one raw file per schema: the contract's, and each file with columns the contract does not know
+    # (schema drift) in a file of its own
+    by_schema: dict[pa.Schema, list[tuple[int, pa.Table]]] = {}
+    for i, table in written:
+        by_schema.setdefault(table.schema, []).append((i, table))
+    for group in by_schema.values():
+        batches = [(done[i].result.file_name, str(done[i].result.checksum)) for i, _ in group]
         path = segment_path(ctx.dirs, tasks[0].file.contract, batches)
         # made durable with others before the ledger names it (`DurableWrites`)
-        write_parquet_atomic(pa.concat_tables([t for _, t in written]), path, sync="later")
-        for i, _ in written:
+        write_parquet_atomic(pa.concat_tables([t for _, t in group]), path, sync="later")
+        for i, _ in group:
             done[i] = done[i].placed(str(path))
     return done
 

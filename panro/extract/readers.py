@@ -6,6 +6,12 @@ Excel sheet, line of JSON Lines, record index of a JSON document). Text formats 
 the partner's text, verbatim; an empty field is NULL. Typed formats (JSON, Excel, Parquet) must
 carry values that fit the raw type. A file that breaks its contract raises `BadFile` with a detail
 naming the line/row, the column and what was expected — never the contents of a personal-data column.
+
+Schema drift (issue 27): columns are matched to the contract by name, so a file with its columns in
+another order reads as any other. A column the contract does not know (a partner's new export field)
+is kept, after the contract's columns, under its own name (a JSON field under its dotted path), as
+text (Parquet: in its own type): `Decoded.new_columns` names them, the raw zone keeps them, and the
+gate publishes the contract's columns only. A missing or renamed column is still a bad file.
 """
 
 from __future__ import annotations
@@ -46,8 +52,9 @@ BOM = b"\xef\xbb\xbf"
 
 @dataclass(frozen=True)
 class Decoded:
-    table: pa.Table              # the contract's columns, contract order, raw types
+    table: pa.Table              # the contract's columns, contract order, raw types; then any new ones
     row_numbers: np.ndarray      # int64, 1-based, one per row
+    new_columns: tuple[str, ...] = ()   # columns the contract does not know, kept after its own
 
 
 def _sequential(n: int) -> np.ndarray:
@@ -58,22 +65,37 @@ def _target_schema(contract: FeedContract) -> pa.Schema:
     return pa.schema([pa.field(c.name, ARROW_TYPES[c.type]) for c in contract.columns])
 
 
+def new_columns(found: Sequence[str], contract: FeedContract) -> list[str]:
+    """Columns of a delivered file the contract does not know, in the file's order."""
+    expected = set(contract.column_names)
+    return [c for c in found if c not in expected]
+
+
+def _unusable(name: str) -> bool:
+    """A new column the raw zone cannot keep under its name: blank, or in the lineage's `_` namespace."""
+    return not name.strip() or name.startswith("_")
+
+
 def _column_problem(found: Sequence[str], contract: FeedContract, where: str) -> str | None:
-    """Missing, renamed, unexpected or repeated columns, named, with the expected set."""
+    """Missing, renamed or repeated columns (and new ones that cannot be kept), named, with the expected
+    set. A new column alone is no problem: it is kept beside the contract's (schema drift)."""
     expected = contract.column_names
     repeated = sorted({c for c in found if list(found).count(c) > 1})
     missing = [c for c in expected if c not in found]
-    unexpected = [c for c in found if c not in expected]
-    if not (repeated or missing or unexpected):
+    unexpected = new_columns(found, contract)
+    unusable = [c for c in unexpected if _unusable(c)]
+    if not (repeated or missing or unusable):
         return None
     parts = []
     if missing:
         parts.append(f"missing column(s) {missing}")
-    if unexpected:
+    if unexpected and (missing or unusable):
         parts.append(f"unexpected column(s) {unexpected}")
     if repeated:
         parts.append(f"repeated column(s) {repeated}")
     hint = " (renamed?)" if missing and unexpected else ""
+    if unusable and not missing:
+        hint = " (a column without a name, or named like the pipeline's own `_` columns)"
     return f"{where}: {' and '.join(parts)}{hint}; expected the columns {expected}"
 
 
@@ -127,9 +149,10 @@ def read_csv(contract: FeedContract, data: bytes) -> Decoded:
     if problem:
         raise BadFile(problem)
     rest = b"" if end < 0 else body[end + 1:]
-    schema = _target_schema(contract)
+    extra = new_columns(header, contract)
+    schema = pa.schema([*_target_schema(contract), *(pa.field(c, pa.string()) for c in extra)])
     if not rest.strip():
-        return Decoded(schema.empty_table(), _sequential(0))
+        return Decoded(schema.empty_table(), _sequential(0), tuple(extra))
     invalid: list[tuple[int | None, int, int]] = []
 
     def on_invalid(row: Any) -> str:
@@ -156,7 +179,7 @@ def read_csv(contract: FeedContract, data: bytes) -> Decoded:
         where = f"data row {number}" if number is not None else "a data row"
         more = f" ({len(invalid)} such rows)" if len(invalid) > 1 else ""
         raise BadFile(f"{where} has {actual} field(s), expected {expected} like the header{more}")
-    return Decoded(table.select(contract.column_names), _sequential(table.num_rows))
+    return Decoded(table.select(contract.column_names + extra), _sequential(table.num_rows), tuple(extra))
 
 
 # -- JSON values (shared by JSON Lines and JSON documents) -----------------------------------------
@@ -208,12 +231,21 @@ def _covered(path: tuple[str, ...], paths: set[tuple[str, ...]]) -> bool:
             or any(p[:len(path)] == path for p in paths))
 
 
+def _as_text(value: Any) -> str | None:
+    """A new field's value as the raw zone keeps it: text as it is, anything else as JSON text."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 def _records_to_table(records: Iterator[tuple[int, dict[str, Any]]], columns: Sequence[Column],
                       constants: dict[str, Any], what: str) -> tuple[pa.Table, np.ndarray, set[str]]:
-    """Flatten (row number, record) pairs by the columns' paths; check fields and types."""
+    """Flatten (row number, record) pairs by the columns' paths; check fields and types. A field no
+    column's path leads to is a new column (its dotted path), kept as text after the contract's."""
     paths = {c.name: c.source_path for c in columns if c.name not in constants}
     known = set(paths.values())
     values: dict[str, list[Any]] = {c.name: [] for c in columns}
+    extra: dict[str, list[Any]] = {}
     numbers: list[int] = []
     seen: set[str] = set()
     for number, record in records:
@@ -222,8 +254,15 @@ def _records_to_table(records: Iterator[tuple[int, dict[str, Any]]], columns: Se
             raise BadFile(f"{where}: expected a JSON object, found {type(record).__name__}")
         for leaf in _leaves(record):
             if leaf and not _covered(leaf, known):
-                raise BadFile(f"{where}: unexpected field {'.'.join(leaf)!r}; expected the fields "
-                              f"{[c.path or c.name for c in columns if c.name not in constants]}")
+                name = ".".join(leaf)
+                if _unusable(name) or name in values:
+                    raise BadFile(f"{where}: unexpected field {name!r}; expected the fields "
+                                  f"{[c.path or c.name for c in columns if c.name not in constants]}")
+                kept = extra.setdefault(name, [None] * len(numbers))
+                kept.append(_as_text(_get(record, leaf)[1]))
+        for kept in extra.values():
+            if len(kept) == len(numbers):   # a new field this record does not have
+                kept.append(None)
         for column in columns:
             if column.name in constants:
                 values[column.name].append(constants[column.name])
@@ -234,9 +273,14 @@ def _records_to_table(records: Iterator[tuple[int, dict[str, Any]]], columns: Se
             values[column.name].append(_fit(value, column, where))
         numbers.append(number)
     arrays = [pa.array(values[c.name], type=ARROW_TYPES[c.type]) for c in columns]
-    table = pa.Table.from_arrays(arrays, schema=pa.schema([pa.field(c.name, ARROW_TYPES[c.type])
-                                                          for c in columns]))
+    arrays += [pa.array(v, type=pa.string()) for v in extra.values()]
+    table = pa.Table.from_arrays(arrays, schema=pa.schema([pa.field(c.name, ARROW_TYPES[c.type]) for c in columns]
+                                                          + [pa.field(n, pa.string()) for n in extra]))
     return table, np.asarray(numbers, dtype=np.int64), seen | set(constants)
+
+
+def _decoded(table: pa.Table, numbers: np.ndarray, columns: Sequence[Column]) -> Decoded:
+    return Decoded(table, numbers, tuple(table.column_names[len(columns):]))
 
 
 def _missing_fields(columns: Sequence[Column], seen: set[str], rows: int) -> None:
@@ -297,7 +341,7 @@ def read_jsonl(contract: FeedContract, data: bytes) -> Decoded:
         return fast
     table, numbers, seen = _records_to_table(_jsonl_lines(body), contract.columns, {}, "line")
     _missing_fields(contract.columns, seen, table.num_rows)
-    return Decoded(table, numbers)
+    return _decoded(table, numbers, contract.columns)
 
 
 # -- JSON document ---------------------------------------------------------------------------------
@@ -330,7 +374,7 @@ def read_json(contract: FeedContract, data: bytes) -> Decoded:
     table, numbers, seen = _records_to_table(iter(enumerate(records, start=1)), contract.columns,
                                              constants, "record")
     _missing_fields(contract.columns, seen, table.num_rows)
-    return Decoded(table, numbers)
+    return _decoded(table, numbers, contract.columns)
 
 
 # -- Excel -----------------------------------------------------------------------------------------
@@ -369,6 +413,21 @@ def _cell(value: Any, column: Column, where: str) -> Any:
                   f"({type(value).__name__}) does not fit the raw type {kind!r}: expected {expected} or empty")
 
 
+def _cell_text(value: Any) -> str | None:
+    """A cell of a new column as text: a number as its digits, a date as ISO (no contract to fit)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime) and value.time() == dt.time(0):
+        return value.date().isoformat()
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    return str(value)
+
+
 def read_xlsx(contract: FeedContract, data: bytes) -> Decoded:
     """An Excel workbook: the contract's sheet, header in row 1; Excel dates become dates."""
     import openpyxl  # imported here: only Excel feeds pay for it
@@ -400,7 +459,8 @@ def read_xlsx(contract: FeedContract, data: bytes) -> Decoded:
             raise BadFile(problem)
         index = {name: i for i, name in enumerate(header)}
         picks = [(index[c.name], c) for c in contract.columns]
-        values: dict[str, list[Any]] = {c.name: [] for c in contract.columns}
+        extra = [(index[name], name) for name in new_columns(header, contract)]
+        values: dict[str, list[Any]] = {c.name: [] for c in contract.columns} | {n: [] for _, n in extra}
         numbers: list[int] = []
         try:
             for data_row, cells in enumerate(rows, start=1):
@@ -412,15 +472,17 @@ def read_xlsx(contract: FeedContract, data: bytes) -> Decoded:
                 where = f"sheet {sheet_name!r} data row {data_row} (sheet row {data_row + 1})"
                 for i, column in picks:
                     values[column.name].append(_cell(cells[i] if i < len(cells) else None, column, where))
+                for i, name in extra:
+                    values[name].append(_cell_text(cells[i] if i < len(cells) else None))
                 numbers.append(data_row)
         except (zipfile.BadZipFile, KeyError, OSError, EOFError) as e:
             raise BadFile(f"sheet {sheet_name!r} cannot be read to the end (truncated or corrupt: "
                           f"{type(e).__name__})") from None
     finally:
         book.close()
-    schema = _target_schema(contract)
+    schema = pa.schema([*_target_schema(contract), *(pa.field(n, pa.string()) for _, n in extra)])
     table = pa.Table.from_arrays([pa.array(values[f.name], type=f.type) for f in schema], schema=schema)
-    return Decoded(table, np.asarray(numbers, dtype=np.int64))
+    return Decoded(table, np.asarray(numbers, dtype=np.int64), tuple(n for _, n in extra))
 
 
 # -- Parquet ---------------------------------------------------------------------------------------
@@ -476,9 +538,16 @@ def read_parquet(contract: FeedContract, data: bytes) -> Decoded:
     problem = _column_problem(table.column_names, contract, "Parquet schema")
     if problem:
         raise BadFile(problem)
-    schema = _target_schema(contract)
-    arrays = [_cast(table.column(c.name), c) for c in contract.columns]
-    return Decoded(pa.Table.from_arrays(arrays, schema=schema), _sequential(table.num_rows))
+    extra = new_columns(table.column_names, contract)
+    kept = [_decoded_dictionary(table.column(n)) for n in extra]
+    schema = pa.schema([*_target_schema(contract), *(pa.field(n, a.type) for n, a in zip(extra, kept, strict=True))])
+    arrays = [_cast(table.column(c.name), c) for c in contract.columns] + kept
+    return Decoded(pa.Table.from_arrays(arrays, schema=schema), _sequential(table.num_rows), tuple(extra))
+
+
+def _decoded_dictionary(array: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A new Parquet column in its own type (a dictionary as its values: one type for every file)."""
+    return array.cast(array.type.value_type) if pa.types.is_dictionary(array.type) else array
 
 
 READERS: dict[str, Callable[[FeedContract, bytes], Decoded]] = {

@@ -14,8 +14,8 @@ Every expectation carries GX's `severity` and a `meta` the gate acts on:
 - `scope`: `rows` (validated on the feed's pending rows) or `batches` (on one summary row per batch)
 - `unit`: `row` — a critical failure rejects those rows (up to the contract's `row_tolerance`, above it
   the batch is held); `batch` — a critical failure holds the whole file
-- `rule`: the family, for reports (`schema`, `required`, `type`, `brn`, `region`, `enum`, `non_negative`,
-  `range`, `window`, `key`, `cross_field`, `format`, `future`, `empty`, `volume`)
+- `rule`: the family, for reports (`schema`, `schema_drift`, `required`, `type`, `brn`, `region`, `enum`,
+  `non_negative`, `range`, `window`, `key`, `cross_field`, `format`, `future`, `empty`, `volume`)
 - `reason`: the short human-readable reason shown in the quarantine and the report
 
 Severity `warning` (or `info`) never rejects or holds anything: the batch publishes and the failure is reported.
@@ -173,11 +173,16 @@ def build_suite(contract: FeedContract, root: Path = EXPECTATIONS_DIR) -> dict[s
     missing = [n for n in dated if n not in windows]
     if missing:
         raise ValueError(f"{rules_path(contract, root)}: no window for dated column(s) {missing}")
+    columns = contract.column_names + list(LINEAGE.names)
     exps: list[dict[str, Any]] = [
-        _exp("expect_table_columns_to_match_set",
-             {"column_set": contract.column_names + list(LINEAGE.names), "exact_match": True},
+        # every column of the contract is there (a missing or renamed one holds the file) ...
+        _exp("expect_table_columns_to_match_set", {"column_set": columns, "exact_match": False},
              unit="batch", rule="schema",
-             reason="the columns differ from the contract (renamed, missing or unexpected columns)"),
+             reason="the columns differ from the contract (renamed or missing columns)"),
+        # ... and a column it does not know is schema drift: reported, kept in the raw zone, not published
+        _exp("expect_table_columns_to_match_set", {"column_set": columns, "exact_match": True},
+             unit="batch", severity="warning", rule="schema_drift",
+             reason="a column the contract does not know (kept in the raw zone, not published)"),
     ]
     for column in contract.columns:
         exps.extend(_column_expectations(column, windows.get(column.name)))

@@ -8,7 +8,8 @@ over their raw Parquet files, only their own rows of a file holding several) int
 pandas frame, each batch's rows a run of its own found by `_batch_id`, and GX validates
 the feed's `rows` expectations once over that union (`check_feed`); a batch whose file has another
 schema (renamed, missing or extra columns) is validated in a frame of its own, where the schema
-expectation fails.
+expectation fails (a missing or renamed column: the batch is held) or warns (a column the contract
+does not know: schema drift, published without it).
 A second, tiny validation covers the `batches` expectations on one summary row per batch (row count,
 volume against the feed's recent deliveries, business date). GX counts unexpected rows first; an
 expectation that found some is run again for their positions in the frame (`GxRun.validate`); since
@@ -237,6 +238,9 @@ class GateReport:
                  + ("" if self.reconciled else " (NOT RECONCILED)")]
         for b in self.quarantined:
             lines.append(f"  quarantined {b.quarantine_id}: {b.reasons[0] if b.reasons else ''}")
+        for b in self.batches:   # schema drift: published without the columns the contract does not know
+            lines += [f"  {b.partner}/{b.feed} {b.file_name}: {f['detail']} (kept in the raw zone, not published)"
+                      for f in b.failures if f["rule"] == "schema_drift"]
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
@@ -517,8 +521,8 @@ class _FeedAudit:
             if r.success:
                 continue
             error = _exception(r)
-            if error is not None and schema_failed:
-                continue  # a column the schema expectation already reports as missing
+            if (error is not None or meta["rule"] == "schema_drift") and schema_failed:
+                continue  # a column the schema expectation already reports as missing (or new)
             base = {"rule": meta["rule"], "severity": item.get("severity", "critical"), "unit": meta["unit"],
                     "reason": meta["reason"], "expectation_type": item["type"], "columns": _columns_of(kwargs)}
             if error is not None:
@@ -529,10 +533,12 @@ class _FeedAudit:
             idx = r.result.get("unexpected_index_list")
             if idx is None:  # a table-level expectation: concerns every batch of the frame
                 detail = None
+                observed = set(r.result.get("observed_value") or [])
+                expected = set(kwargs["column_set"])
                 if meta["rule"] == "schema":
-                    observed = set(r.result.get("observed_value") or [])
-                    expected = set(kwargs["column_set"])
                     detail = (f"missing {sorted(expected - observed)}, unexpected {sorted(observed - expected)}")
+                elif meta["rule"] == "schema_drift":
+                    detail = f"new column(s) {sorted(observed - expected)}"
                 for a in members:
                     a.fail(RuleFailure(**base, count=1, rows=a.rows, detail=detail))
                 continue

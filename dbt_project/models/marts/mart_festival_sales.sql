@@ -5,7 +5,8 @@
 --   배민 delivery aggregates (partner baemin): 시도 from the 시군구 code, the feed's category;
 --     the baseline is the same 시군구 × category cells (those with sales in the window) in the
 --     28 days before. participating_merchants and coupon_discount_krw are NULL (not in the feed).
--- sales_krw is the order value before coupon discounts.
+-- sales_krw is the order value before coupon discounts. data_complete_through: the partner's sales
+-- feeds are complete through that business date; period_complete: through the festival's last day.
 {% set baseline_days = var('baseline_days') %}
 with festivals as (
     select
@@ -113,15 +114,26 @@ sales as (
              then (sales_krw * {{ baseline_days }}) / (baseline_sales_krw * festival_days)
         end as uplift_ratio
     from combined
+),
+
+-- how far the partner's sales feeds are complete (metrics.md, Completeness)
+sales_complete as (
+    select partner_code, data_complete_through
+    from {{ ref('int_partner_figures_completeness') }}
+    where figure = 'sales'
 )
 
 -- the codes' Korean names come last, so that the contract's columns keep their places
 select
     sales.*,
+    s.data_complete_through,
+    coalesce(s.data_complete_through >= fe.end_date, false) as period_complete,
     f.festival_name_ko,
     p.platform_name_ko,
     r.sido_name_ko
 from sales
+join festivals as fe on fe.festival_code = sales.festival_code
+left join sales_complete as s on s.partner_code = sales.partner_code
 left join {{ ref('festivals') }} as f on f.festival_code = sales.festival_code
 left join {{ ref('partners') }} as p on p.partner_code = sales.partner_code
 left join {{ ref('regions') }} as r on r.sido_code = sales.sido_code

@@ -129,6 +129,38 @@ kpis as (
            cast((select coalesce(sum(e.private_value_krw), 0) from events e where e.year = y.year) as double),
            'KRW'
     from years y
+),
+
+-- Completeness (metrics.md): each KPI's figure (the sales KPIs from the sales feeds, every other
+-- from the support feeds), complete through the earliest date of the partner's feeds of that figure
+-- (ALL: of every partner it sums, the sales KPIs' kt, yogiyo and zigzag), and whether that reaches the
+-- end of the KPI's period: the year's last festival day, the growth multiple's last `after` day
+-- (31 Dec + 27), else 31 December.
+completeness as (
+    select partner_code, figure, data_complete_through
+    from {{ ref('int_partner_figures_completeness') }}
+    union all
+    select 'ALL', figure,
+           case when count(*) = count(data_complete_through) then min(data_complete_through) end
+    from {{ ref('int_partner_figures_completeness') }}
+    where figure <> 'sales' or partner_code in (select partner_code from sales_partners)
+    group by figure
+),
+
+periods as (
+    select
+        k.*,
+        case when k.kpi_code in ('festival_sales_krw', 'avg_sales_growth_multiple') then 'sales' else 'support' end
+            as figure,
+        case k.kpi_code
+            when 'festival_sales_krw' then coalesce(
+                (select max(f.end_date) from {{ ref('dim_festival') }} as f where year(f.start_date) = k.year),
+                make_date(cast(k.year as bigint), 12, 31))
+            when 'avg_sales_growth_multiple'
+                then make_date(cast(k.year as bigint), 12, 31) + {{ var('outcome_days') - 1 }}
+            else make_date(cast(k.year as bigint), 12, 31)
+        end as period_end
+    from kpis as k
 )
 
 -- the Korean names come last, so that the contract's columns keep their places
@@ -138,8 +170,11 @@ select
     cast(k.kpi_code as varchar) as kpi_code,
     cast(k.value as double) as value,
     cast(k.unit as varchar) as unit,
+    c.data_complete_through,
+    coalesce(c.data_complete_through >= k.period_end, false) as period_complete,
     n.kpi_name_ko,
     case when k.partner_code = 'ALL' then '전체' else p.platform_name_ko end as platform_name_ko
-from kpis as k
+from periods as k
+left join completeness as c on c.partner_code = k.partner_code and c.figure = k.figure
 left join {{ ref('kpi_names') }} as n on n.kpi_code = k.kpi_code
 left join {{ ref('partners') }} as p on p.partner_code = k.partner_code
