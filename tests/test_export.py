@@ -31,6 +31,8 @@ def marts_of(dirs: DataDirs) -> dict[str, int]:
         con.close()
 
 
+KPI_HEADERS = ["연도", "파트너 코드", "KPI 코드", "값", "단위", "데이터 완결일", "기간 완결 여부", "KPI명", "플랫폼명"]
+
 @pytest.fixture(scope="module")
 def workbook(small_publication: DataDirs, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("xlsx")
@@ -50,7 +52,7 @@ def test_headers_are_the_columns_korean_names_and_their_notes_the_descriptions(w
     book = openpyxl.load_workbook(workbook)        # not read-only: notes are read with the cells
     sheet = book["mart_program_kpis"]
     headers = [c.value for c in sheet[1]]
-    assert headers == ["연도", "파트너 코드", "KPI 코드", "값", "단위", "KPI명", "플랫폼명"]
+    assert headers == KPI_HEADERS
     assert sheet["C1"].comment.text.startswith("kpi_code\nKPI 코드 — ")
     assert [c.value for c in book["dim_region"][1]] == ["시도 코드", "시도명", "시도명 (영문)"]
 
@@ -81,9 +83,9 @@ def test_csv_files_have_a_utf8_bom_korean_headers_and_every_row(small_publicatio
     raw = (tmp_path / "mart_program_kpis.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
-    assert rows[0] == ["연도", "파트너 코드", "KPI 코드", "값", "단위", "KPI명", "플랫폼명"]
+    assert rows[0] == KPI_HEADERS
     assert len(rows) == marts["mart_program_kpis"] + 1
-    assert ["2023", "ALL", "merchants_reached", "10.0", "merchants", "지원 소상공인 수", "전체"] in rows
+    assert ["2023", "ALL", "merchants_reached", "10.0", "merchants", "", "False", "지원 소상공인 수", "전체"] in rows
     festival = list(csv.reader(io.StringIO((tmp_path / "dim_festival.csv").read_text(encoding="utf-8-sig"))))
     assert ["DH2023-05", "2023 봄빛 동행축제", "2023-05-01", "2023-05-28"] in festival
     coupons = (tmp_path / "mart_coupon_redemption.csv").read_text(encoding="utf-8-sig")
