@@ -27,9 +27,9 @@ from panro.batches import published_path, read_batch
 from panro.contracts import contract_for
 from panro.gate import audit, wap
 from panro.gate.state import published_file
-from panro.helpers import Helpers
 from panro.ledger import Ledger
 from panro.settings import DataDirs
+from tests.support.elsewhere import checks_in, processes
 from tests.support.raw import KST, clean_rows, invalid_brn, write_batch
 
 TODAY = dt.date(2023, 8, 1)          # the gate's "today" (KST) for this run
@@ -183,19 +183,19 @@ class Run:
     delivered: dict[str, int]
 
 
-@pytest.fixture(scope="module", params=["checked in the run's process", "checked in a helper process"])
+@pytest.fixture(scope="module", params=["checked in the run's process", "checked in another process"])
 def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
-    """The catalogue's gate run, once with every feed checked in the run's own process and once with
-    every feed checked in a helper process (a backfill's second core): the outcomes must not differ."""
+    """The catalogue's gate run, once with every feed checked on threads of the run's own process and
+    once with every feed checked in another process (as a task runner's worker does: the check gets
+    and sends back plain data): the outcomes must not differ."""
     with contextlib.ExitStack() as stack:
-        helper = None
-        if "helper" in request.param:
-            helper = stack.enter_context(Helpers(processes=1))
-            stack.enter_context(pytest.MonkeyPatch.context()).setattr(wap, "AUDIT_THREADS", 1)  # no local lane
-        yield _catalogue_run(tmp_path_factory, helper)
+        checker = None
+        if "another" in request.param:
+            checker = checks_in(stack.enter_context(processes(1)))
+        yield _catalogue_run(tmp_path_factory, checker)
 
 
-def _catalogue_run(tmp_path_factory: pytest.TempPathFactory, helper: Helpers | None) -> Run:
+def _catalogue_run(tmp_path_factory: pytest.TempPathFactory, checker: wap.FeedChecker | None) -> Run:
     dirs = DataDirs.from_env(tmp_path_factory.mktemp("catalogue") / "data")
     days, delivered = {}, {}
     with Ledger(dirs.ledger_path) as ledger:
@@ -212,7 +212,7 @@ def _catalogue_run(tmp_path_factory: pytest.TempPathFactory, helper: Helpers | N
                 rows = case.change(rows)
             write_batch(dirs, ledger, case.feed, rows, day=day, **case.write)
             days[case.id], delivered[case.id] = day, len(rows)
-        report = audit(dirs, ledger, run_id="catalogue", today=TODAY, helper=helper)
+        report = audit(dirs, ledger, run_id="catalogue", today=TODAY, check_feeds=checker)
     return Run(dirs, report, days, delivered)
 
 
