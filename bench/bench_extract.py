@@ -111,17 +111,17 @@ def main() -> None:
         with contextlib.ExitStack() as stack:
             runner = None
             if args.processes:
-                from tests.support.elsewhere import processes, segments_in
+                from tests.support.elsewhere import feeds_in, processes
 
                 pool = stack.enter_context(processes(args.processes))
                 for ready in [pool.submit(__import__, "panro.extract.extract") for _ in range(args.processes * 2)]:
                     ready.result()
-                runner = segments_in(pool)
+                runner = feeds_in(pool)
             t0 = time.perf_counter()
-            report = extract(dirs, None, today=dt.date(args.year + 1, 1, 1), workers=args.workers, run_segments=runner)
+            report = extract(dirs, None, today=dt.date(args.year + 1, 1, 1), workers=args.workers, run_feeds=runner)
             first = time.perf_counter() - t0
             t0 = time.perf_counter()
-            again = extract(dirs, None, today=dt.date(args.year + 1, 1, 1), workers=args.workers, run_segments=runner)
+            again = extract(dirs, None, today=dt.date(args.year + 1, 1, 1), workers=args.workers, run_feeds=runner)
             second = time.perf_counter() - t0
 
         files = Counter(f.feed_name for f in report.extracted)

@@ -29,8 +29,8 @@ from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
 from panro import engines, faults, gate, notify, report, transform
-from panro.extract.extract import ExtractContext, FileDone, Segment, extract
-from panro.extract.extract import extract_segment as _extract_segment
+from panro.extract.extract import ExtractContext, FeedSegments, FileDone, extract
+from panro.extract.extract import extract_feed as _extract_feed
 from panro.gate.docs import DocsJob
 from panro.gate.wap import CheckRun, FeedCheck, FeedJob
 from panro.gate.wap import check as _check_feed
@@ -73,12 +73,12 @@ def _timed(timings: dict[str, float], name: str, fn: Callable[[], T]) -> T:
 # -- the units of work: mapped over the run's task runner (panro.engines) --------------------------
 # Each takes and returns plain data; the ledger, the decisions and the publication stay in the flow.
 
-@task(name="extract", task_run_name="extract {segment.label}", cache_policy=NO_CACHE, retries=2,
+@task(name="extract", task_run_name="extract {unit.label}", cache_policy=NO_CACHE, retries=2,
       retry_delay_seconds=[10, 60], retry_condition_fn=_transient_io, timeout_seconds=1800)
-def extract_segment(context: ExtractContext, segment: Segment) -> list[FileDone]:
-    """Decode a segment of one feed's landing files and write their rows as one raw file (durable
-    when it returns); what the ledger is to learn of each file, bad ones with their reason."""
-    return _extract_segment(context, segment)
+def extract_feed(context: ExtractContext, unit: FeedSegments) -> list[FileDone]:
+    """Decode a feed's new landing files and write them as raw segment files (durable when it
+    returns); what the ledger is to learn of each file, bad ones with their reason."""
+    return _extract_feed(context, unit)
 
 
 @task(name="check", task_run_name="check {job.contract.name}", cache_policy=NO_CACHE, retries=2,
@@ -107,9 +107,9 @@ def _mapped(runner: TaskRunner, unit: Any, shared: str, each: str) -> Callable[[
 # -- the stages ----------------------------------------------------------------------------------
 
 def extract_feeds(dirs: DataDirs, dates: list[dt.date], ledger: Ledger, runner: TaskRunner) -> Any:
-    """Decode every selected landing file into a raw batch (bad files are recorded, not raised): the
-    segments on the task runner, the ledger here, as they come back."""
-    result = extract(dirs, dates, ledger=ledger, run_segments=_mapped(runner, extract_segment, "context", "segment"))
+    """Decode every selected landing file into a raw batch (bad files are recorded, not raised): each
+    feed's files on the task runner, the ledger here, as they come back."""
+    result = extract(dirs, dates, ledger=ledger, run_feeds=_mapped(runner, extract_feed, "context", "unit"))
     get_run_logger().info("extract: %s", result.summary())
     return result
 

@@ -18,8 +18,12 @@ decisions, the publication, dbt) stays in the flow's process.
 
 from __future__ import annotations
 
+import multiprocessing
+import multiprocessing.connection
 import os
+import signal
 import sys
+import threading
 from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING
 
@@ -70,8 +74,25 @@ def task_runner(kind: str, *, address: str | None = None, engine: str | None = N
 
     cores = os.cpu_count() or 2
     if local_engine(kind, engine) == "processes":
-        return ProcessPoolTaskRunner(max_workers=cores)
+        return ProcessPoolTaskRunner(max_workers=cores, initializer=end_with_the_run)
     return ThreadPoolTaskRunner(max_workers=cores)
+
+
+def end_with_the_run() -> None:
+    """In a process-pool worker (the runner's `initializer`): end as soon as the run's process is
+    gone. A run killed with SIGKILL (a scheduler's timeout, the OOM killer) leaves its pool's workers
+    waiting for work forever otherwise, each holding its imports and GX; one still decoding would go
+    on writing raw files nobody records. The worker waits on its parent's sentinel, which
+    multiprocessing closes when the parent exits, however it ended."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os.kill(os.getpid(), signal.SIGKILL)   # its work is the run's, and the run is gone
+
+    threading.Thread(target=watch, name="end-with-the-run", daemon=True).start()
 
 
 def check_reachable(runner: TaskRunner) -> None:

@@ -77,6 +77,50 @@ def test_a_backfill_on_the_process_pool_gives_the_threads_marts(tmp_path: Path, 
     assert sum(map(len, marts.values())) > 100
 
 
+def _children(pid: int) -> set[int]:
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.add(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_backfill_killed_mid_run_leaves_no_process_pool_worker_behind(
+        tmp_path: Path, panro_env: Callable[..., dict[str, str]]) -> None:
+    """SIGKILL skips every exit handler of the run's process: its pool's workers end by themselves."""
+    env = panro_env(tmp_path / "data", PANRO_ENGINE="processes", PANRO_KILL_AT="audit@0.5")
+    run = subprocess.Popen([str(PANRO), "backfill", "--start", START, "--end", END], env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers: set[int] = set()
+    try:
+        while run.poll() is None:
+            workers |= _children(run.pid)
+            time.sleep(0.05)
+    finally:
+        run.kill()
+        run.wait()
+    assert run.returncode == -signal.SIGKILL
+    assert len(workers) >= 2          # the pool's two workers (and multiprocessing's resource tracker)
+    deadline = time.monotonic() + 30
+    while any(map(_alive, workers)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = [pid for pid in workers if _alive(pid)]
+    for pid in left:                  # no orphan left by a failing test either
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"{len(left)} process(es) of the killed run still running"
+
+
 def test_a_backfill_on_a_dask_cluster_gives_the_threads_marts_and_the_scheduler_ran_its_units(
         tmp_path: Path, backfill: Runner, on_threads: dict, cluster) -> None:
     from distributed import get_task_stream
@@ -88,7 +132,7 @@ def test_a_backfill_on_a_dask_cluster_gives_the_threads_marts_and_the_scheduler_
     assert result.returncode == 0, result.stderr[-3000:]
     assert marts_of(data_dir / "warehouse" / "panro.duckdb") == on_threads
     ran = Counter(key_split(task["key"]) for task in stream.data)
-    assert ran["extract_segment"] == 12 and ran["check_feed"] == 12, ran   # a segment and a check per feed
+    assert ran["extract_feed"] == 12 and ran["check_feed"] == 12, ran   # each feed extracted, then checked
     assert ran["render_data_docs"] == 1
     workers = {task["worker"] for task in stream.data}
     assert len(workers) == 2, workers                                       # both workers took units
@@ -115,7 +159,7 @@ def test_a_dask_worker_killed_mid_run_leaves_a_complete_run_or_none_and_the_next
     try:
         deadline = time.monotonic() + 300
         while killed is None and run.poll() is None and time.monotonic() < deadline:
-            worker = _busy_worker(cluster, ("extract_segment", "check_feed"))
+            worker = _busy_worker(cluster, ("extract_feed", "check_feed"))
             if worker is not None:
                 os.kill(pids[worker], signal.SIGKILL)    # like the OOM killer or a lost machine
                 killed = worker

@@ -14,10 +14,10 @@ import pytest
 from panro.batches import raw_path, raw_schema
 from panro.contracts import contract_for
 from panro.extract import extract
-from panro.extract.extract import SegmentRunner
+from panro.extract.extract import FeedRunner
 from panro.ledger import Ledger, batch_id
 from panro.settings import DataDirs
-from tests.support.elsewhere import processes, segments_in
+from tests.support.elsewhere import feeds_in, processes
 from tests.support.landing import SAMPLES, csv_bytes, deliver, jsonl_bytes, put, read_back, xlsx_bytes
 
 DAY = dt.date(2023, 5, 1)
@@ -179,10 +179,10 @@ def test_a_batch_file_that_cannot_be_put_in_place_leaves_nothing_behind(tmp_path
     assert sorted(p.name for p in target.parent.iterdir()) == ["batch.parquet", "other.parquet"]
 
 
-def _extracted(dirs: DataDirs, run_segments: SegmentRunner | None) -> tuple[list[tuple], dict[str, pa.Table]]:
+def _extracted(dirs: DataDirs, run_feeds: FeedRunner | None) -> tuple[list[tuple], dict[str, pa.Table]]:
     with Ledger(dirs.ledger_path) as ledger:
         report = extract(dirs, [DAY - dt.timedelta(days=1), DAY], today=TODAY, ledger=ledger,
-                         run_segments=run_segments)
+                         run_feeds=run_feeds)
         batches = {b.batch_id: (b.status, b.rows_delivered, b.reason) for b in ledger.batches()}
     files = sorted((r.partner, r.feed, r.file_name, r.outcome, r.batch_id, r.rows, r.reason,
                     batches[r.batch_id]) for r in report.files)
@@ -200,7 +200,7 @@ def test_segments_extracted_in_other_processes_give_exactly_what_threads_do(tmp_
     put(landing, "zigzag", "sales", contract_for("zigzag/sales").file_name(DAY - dt.timedelta(days=1)), b"\x00bad")
     expected, expected_tables = _extracted(DataDirs.from_env(tmp_path / "threads", str(landing)), None)
     with processes(2) as pool:
-        got, tables = _extracted(DataDirs.from_env(tmp_path / "processes", str(landing)), segments_in(pool))
+        got, tables = _extracted(DataDirs.from_env(tmp_path / "processes", str(landing)), feeds_in(pool))
     assert got == expected
     assert len(got) == len(SAMPLES) + 1 and [f[3] for f in got].count("failed") == 1
     assert tables.keys() == expected_tables.keys()

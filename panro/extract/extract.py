@@ -177,8 +177,7 @@ def _process(ctx: ExtractContext, task: _Task) -> tuple[FileDone, pa.Table | Non
 
 @dataclass(frozen=True)
 class Segment:
-    """Files of one feed, decoded one after the other and written together as one raw file: the
-    extraction's unit of work (one task run)."""
+    """Files of one feed, decoded one after the other and written together as one raw file."""
 
     files: tuple[_Task, ...]
 
@@ -198,9 +197,9 @@ def extract_segment(ctx: ExtractContext, segment: Segment) -> list[FileDone]:
     into one raw file, each version's rows in a run of their own. Returns what the ledger is to
     learn of each file (no rows).
 
-    Runs wherever the flow's task runner puts it (a thread, a process, a Dask worker): the raw file
-    and its rename are durable before it returns, so the ledger, written by the flow once it is
-    back, never names a file a crash could lose, wherever it was written."""
+    The raw file and its rename are durable before it returns, so the ledger, written by the
+    process that holds it once the result is back, never names a file a crash could lose, wherever
+    it was written (a thread, a process, a Dask worker)."""
     done: list[FileDone] = []
     written: list[tuple[int, pa.Table]] = []
     for task in segment.files:
@@ -215,6 +214,34 @@ def extract_segment(ctx: ExtractContext, segment: Segment) -> list[FileDone]:
         for i, _ in written:
             done[i] = done[i].placed(str(path))
     return done
+
+
+@dataclass(frozen=True)
+class FeedSegments:
+    """A feed's segments of one run: extraction's unit of work (one task run), sent as plain data
+    to wherever the run's task runner puts it. A unit per feed, not per segment: a task run in
+    another process costs Prefect ~0.3 s of its own (measured: docs/decisions/0001-task-runners.md),
+    more than a segment's work."""
+
+    segments: tuple[Segment, ...]
+
+    @property
+    def feed(self) -> str:
+        return self.segments[0].files[0].file.contract.name
+
+    @property
+    def size(self) -> int:
+        return sum(s.size for s in self.segments)
+
+    @property
+    def label(self) -> str:
+        files = sum(len(s.files) for s in self.segments)
+        return f"{self.feed} ({files} file{'s' if files != 1 else ''}, {len(self.segments)} raw)"
+
+
+def extract_feed(ctx: ExtractContext, unit: FeedSegments) -> list[FileDone]:
+    """A feed's segments, one after the other (`extract_segment`): what the ledger is to learn."""
+    return [done for segment in unit.segments for done in extract_segment(ctx, segment)]
 
 
 # -- the run ---------------------------------------------------------------------------------------
@@ -254,12 +281,12 @@ def _segments(tasks: list[_Task]) -> list[Segment]:
 
 @dataclass(frozen=True)
 class Plan:
-    """What an extraction is to do: the segments to decode and write (each a unit of work for a
-    worker: `extract_segment`), and what it already knows without them (unmatched, unchanged and
-    deferred files)."""
+    """What an extraction is to do: each feed's segments to decode and write (a unit of work for a
+    worker: `extract_feed`, biggest first, so that the workers finish together), and what it already
+    knows without them (unmatched, unchanged and deferred files)."""
 
     context: ExtractContext
-    segments: list[Segment]
+    units: list[FeedSegments]
     report: ExtractReport
 
 
@@ -296,11 +323,15 @@ def plan(dirs: DataDirs, dates: Iterable[dt.date] | None, ledger: Ledger, *, tod
                     latest.checksum, latest.raw_path))
             continue
         tasks.append(_Task(f, tuple(versions)))
-    return Plan(ctx, _segments(tasks), report)
+    by_feed: dict[str, list[Segment]] = defaultdict(list)
+    for segment in _segments(tasks):
+        by_feed[segment.files[0].file.contract.name].append(segment)
+    units = [FeedSegments(tuple(sorted(segs, key=lambda s: s.files[0].file.file_name))) for segs in by_feed.values()]
+    return Plan(ctx, sorted(units, key=lambda u: -u.size), report)
 
 
 class Recorder:
-    """Takes the segments' results in as they come back, in the process that holds the ledger:
+    """Takes the units' results in as they come back, in the process that holds the ledger:
     writes its entries in transactions of up to `_FLUSH_EVERY` (each raw file they name is durable
     already: `extract_segment`), and the rest when closed, even after an error."""
 
@@ -332,23 +363,23 @@ class Recorder:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.flush()   # what was written to raw/ is in the ledger even when a later segment failed
+        self.flush()   # what was written to raw/ is in the ledger even when a later unit failed
 
 
-SegmentRunner = Callable[[ExtractContext, list[Segment]], Iterable[list[FileDone]]]
+FeedRunner = Callable[[ExtractContext, list[FeedSegments]], Iterable[list[FileDone]]]
 
 
-def in_threads(workers: int | None = None) -> SegmentRunner:
-    """Run the segments on a pool of threads of this process (the library's default; a flow maps
-    them over its task runner instead); their results in the order they finish."""
-    def run(ctx: ExtractContext, segments: list[Segment]) -> Iterator[list[FileDone]]:
+def in_threads(workers: int | None = None) -> FeedRunner:
+    """Run the units on a pool of threads of this process (the library's default; a flow maps them
+    over its task runner instead); their results in the order they finish."""
+    def run(ctx: ExtractContext, units: list[FeedSegments]) -> Iterator[list[FileDone]]:
         n = workers or min(8, os.cpu_count() or 2)
-        if n <= 1 or len(segments) <= 1:
-            for segment in segments:
-                yield extract_segment(ctx, segment)
+        if n <= 1 or len(units) <= 1:
+            for unit in units:
+                yield extract_feed(ctx, unit)
             return
         with ThreadPoolExecutor(max_workers=n, thread_name_prefix="extract") as pool:
-            futures = [pool.submit(extract_segment, ctx, segment) for segment in segments]
+            futures = [pool.submit(extract_feed, ctx, unit) for unit in units]
             try:
                 for fut in as_completed(futures):
                     yield fut.result()
@@ -360,25 +391,25 @@ def in_threads(workers: int | None = None) -> SegmentRunner:
 
 def extract(dirs: DataDirs, dates: Iterable[dt.date] | None = None, *, today: dt.date | None = None,
             contracts: tuple[FeedContract, ...] | None = None, ledger: Ledger | None = None,
-            workers: int | None = None, run_segments: SegmentRunner | None = None) -> ExtractReport:
+            workers: int | None = None, run_feeds: FeedRunner | None = None) -> ExtractReport:
     """Extract the landing files of `dates`, plus every new or changed file dated up to max(dates).
 
     dates=None takes every file. `today` (default: today in Asia/Seoul) bounds business dates: a file
     dated later fails. Bad files are recorded as `failed` batches, never raised; I/O errors on the
     landing or raw zone are raised (the run can be retried: extraction is idempotent). `ledger`: the
-    caller's open ledger (left open), else dirs.ledger_path is opened and closed. `run_segments`:
-    where the segments are decoded and written (default: `in_threads(workers)`, threads over
-    segments, the CPU count at most 8); the ledger is written here, as their results come back.
+    caller's open ledger (left open), else dirs.ledger_path is opened and closed. `run_feeds`:
+    where each feed's segments are decoded and written (default: `in_threads(workers)`, threads
+    over feeds, the CPU count at most 8); the ledger is written here, as their results come back.
     """
     started = time.perf_counter()
     own_ledger = ledger is None
     ledger = ledger if ledger is not None else Ledger(dirs.ledger_path)
     try:
         work = plan(dirs, dates, ledger, today=today, contracts=contracts)
-        runner = run_segments or in_threads(workers)
+        runner = run_feeds or in_threads(workers)
         with Recorder(ledger) as recorder:
-            if work.segments:
-                for done in runner(work.context, work.segments):
+            if work.units:
+                for done in runner(work.context, work.units):
                     recorder.record(done)
     finally:
         if own_ledger:

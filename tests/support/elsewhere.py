@@ -10,7 +10,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from typing import Any
 
-from panro.extract.extract import ExtractContext, FileDone, Segment, SegmentRunner, extract_segment
+from panro.extract.extract import ExtractContext, FeedRunner, FeedSegments, FileDone, extract_feed
 from panro.gate.wap import CheckRun, FeedCheck, FeedChecker, FeedJob, check
 
 
@@ -27,8 +27,8 @@ def _in(pool: ProcessPoolExecutor, fn: Any) -> Any:
     return run
 
 
-def segments_in(pool: ProcessPoolExecutor) -> SegmentRunner:
-    run: SegmentRunner = _in(pool, extract_segment)
+def feeds_in(pool: ProcessPoolExecutor) -> FeedRunner:
+    run: FeedRunner = _in(pool, extract_feed)
     return run
 
 
@@ -37,5 +37,5 @@ def checks_in(pool: ProcessPoolExecutor) -> FeedChecker:
     return run
 
 
-__all__ = ["CheckRun", "ExtractContext", "FeedCheck", "FeedJob", "FileDone", "Segment", "checks_in", "processes",
-           "segments_in"]
+__all__ = ["CheckRun", "ExtractContext", "FeedCheck", "FeedJob", "FeedSegments", "FileDone", "checks_in", "feeds_in",
+           "processes"]
