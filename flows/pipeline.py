@@ -11,6 +11,7 @@ nothing, and analysts keep the previous publication.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import sys
@@ -25,7 +26,7 @@ from prefect import flow, get_run_logger, task, unmapped
 from prefect.cache_policies import NO_CACHE
 from prefect.context import get_run_context
 from prefect.futures import as_completed
-from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
+from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
 from panro import engines, faults, gate, notify, report, transform
@@ -181,7 +182,9 @@ def run_pipeline(dirs: DataDirs, dates: list[dt.date], kind: str, *, dask_addres
         parse = threading.Thread(target=transform.parse_ahead, args=(dirs,), name="dbt-parse", daemon=True)
         parse.start()   # dbt parses the project while the run extracts and checks
         try:
-            with engines.workers_report_here(), runner, Ledger(dirs.ledger_path) as ledger:
+            with engines.workers_report_here(), contextlib.ExitStack() as engine, \
+                    Ledger(dirs.ledger_path) as ledger:
+                engine.enter_context(runner)
                 engines.check_reachable(runner)
                 if isinstance(runner, ThreadPoolTaskRunner):
                     gate.import_in_background()   # the checks run here: GX loads while the run extracts
@@ -191,6 +194,10 @@ def run_pipeline(dirs: DataDirs, dates: list[dt.date], kind: str, *, dask_addres
                     audited = _timed(outcome.timings, "audit", lambda: audit_batches(dirs, ledger, run_id, runner))
                     if audited.docs_job is not None:   # while dbt builds
                         data_docs = runner.submit(render_data_docs, {"job": quote(audited.docs_job)})
+                    if isinstance(runner, ProcessPoolTaskRunner):
+                        # its workers (GX, the frames they checked) give their memory back for dbt's build
+                        data_docs = _join_data_docs(data_docs)
+                        engine.close()
                     parse.join()
                     _timed(outcome.timings, "transform", lambda: build_marts(dirs))
                     _timed(outcome.timings, "publish", lambda: publish_marts(dirs, run_id))
@@ -210,6 +217,7 @@ def run_pipeline(dirs: DataDirs, dates: list[dt.date], kind: str, *, dask_addres
 
 
 def _join_data_docs(rendering: Any) -> None:
+    """Wait for the Data Docs (None once joined)."""
     if rendering is None:
         return
     try:

@@ -3,7 +3,8 @@
 A run's validation results are on disk (`<data>/state/gx_validations/`) by the time its checks end,
 whichever process ran them; the site is rebuilt from them once per run. The job is plain data (the
 suites, the run's name and time, the suite and label of every result), so the run's process can
-hold it, or hand it to a thread or to a helper process, without importing Great Expectations.
+hold it, or hand it to a task (a thread, another process, a Dask worker), without importing Great
+Expectations.
 """
 
 from __future__ import annotations
