@@ -1,7 +1,7 @@
 """Benchmark: extract a whole generated year into the raw zone, then again with nothing changed.
 
     .venv/bin/python bench/bench_extract.py [--year 2023] [--scale 1] [--workers N] [--keep DIR]
-    .venv/bin/python bench/bench_extract.py --helpers        # on the helper processes, as a backfill
+    .venv/bin/python bench/bench_extract.py --processes 2    # segments in 2 spawned processes, as a backfill
     .venv/bin/python bench/bench_extract.py --synthetic     # without panro.generate: a synthetic year
 
 Prints wall time, peak RSS, files and rows per feed, bytes on disk (landing and raw) and the re-run
@@ -11,6 +11,7 @@ time. The target is under 60 s for the 2023 scale-1 year on a 2-core machine.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import resource
 import shutil
@@ -20,7 +21,6 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
@@ -28,9 +28,6 @@ if str(REPO) not in sys.path:
 
 from panro.extract import extract  # noqa: E402
 from panro.settings import DataDirs  # noqa: E402
-
-if TYPE_CHECKING:
-    from panro.helpers import Helpers
 
 
 def _peak_rss_mb() -> float:
@@ -78,24 +75,14 @@ def _synthetic(out: Path, year: int, scale: float) -> None:
         day += dt.timedelta(days=1)
 
 
-def _started_helpers() -> Helpers:
-    """The helper processes, up and with their modules loaded (not part of the measured time)."""
-    from panro.helpers import Helpers, start_loading
-
-    start_loading()
-    helpers = Helpers()
-    for ready in [helpers.submit(int) for _ in range(helpers.processes)]:
-        ready.result()
-    return helpers
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--year", type=int, default=2023)
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--workers", type=int, default=None)
-    parser.add_argument("--helpers", action="store_true",
-                        help="decode on the helper processes, as a backfill does (panro.helpers), not on threads")
+    parser.add_argument("--processes", type=int, default=0,
+                        help="decode the segments in this many spawned processes (as a backfill's process pool "
+                             "does), not on threads; started and warmed up before the clock starts")
     parser.add_argument("--synthetic", action="store_true", help="use a synthetic year, not panro.generate")
     parser.add_argument("--keep", type=Path, default=None, help="work in this folder and keep it")
     parser.add_argument("--only-write-landing", action="store_true", help=argparse.SUPPRESS)
@@ -121,17 +108,21 @@ def main() -> None:
             shutil.rmtree(dirs.raw)
         dirs.ledger_path.unlink(missing_ok=True)
         rss_before = _peak_rss_mb()  # imports only
-        helpers = _started_helpers() if args.helpers else None
-        try:
+        with contextlib.ExitStack() as stack:
+            runner = None
+            if args.processes:
+                from tests.support.elsewhere import feeds_in, processes
+
+                pool = stack.enter_context(processes(args.processes))
+                for ready in [pool.submit(__import__, "panro.extract.extract") for _ in range(args.processes * 2)]:
+                    ready.result()
+                runner = feeds_in(pool)
             t0 = time.perf_counter()
-            report = extract(dirs, None, today=dt.date(args.year + 1, 1, 1), workers=args.workers, helpers=helpers)
+            report = extract(dirs, None, today=dt.date(args.year + 1, 1, 1), workers=args.workers, run_feeds=runner)
             first = time.perf_counter() - t0
             t0 = time.perf_counter()
-            again = extract(dirs, None, today=dt.date(args.year + 1, 1, 1), workers=args.workers, helpers=helpers)
+            again = extract(dirs, None, today=dt.date(args.year + 1, 1, 1), workers=args.workers, run_feeds=runner)
             second = time.perf_counter() - t0
-        finally:
-            if helpers is not None:
-                helpers.close()
 
         files = Counter(f.feed_name for f in report.extracted)
         print(f"\n{'feed':30} {'files':>6} {'rows':>12}")

@@ -6,8 +6,8 @@
     .venv/bin/python bench/bench_gate.py --keep DIR         # keep the extracted year there for later --data runs
     .venv/bin/python bench/bench_gate.py --data DIR --defects   # break a few rows of every 40th file first,
                                                             # so GX and SQL must agree on non-zero counts
-    .venv/bin/python bench/bench_gate.py --data DIR --helpers 2 # feeds checked in two helper processes,
-                                                            # as a backfill's gate does (panro.helpers)
+    .venv/bin/python bench/bench_gate.py --data DIR --processes 2 # feeds checked in two spawned processes,
+                                                              # as a backfill's process pool does
 
 What is compared (per feed, then in total):
 - gate checks: the wall-clock time `panro.gate.audit` spends before publishing (`report.timings["checks"]`):
@@ -45,9 +45,9 @@ import duckdb  # noqa: E402
 
 from panro.contracts import FeedContract, load_contracts  # noqa: E402
 from panro.gate.suites import load_suite  # noqa: E402
-from panro.helpers import Helpers  # noqa: E402
 from panro.ledger import Ledger  # noqa: E402
 from panro.settings import DataDirs  # noqa: E402
+from tests.support.elsewhere import checks_in, processes  # noqa: E402
 
 TODAY = dt.date(2099, 1, 1)     # nothing of the benchmark year is "in the future"
 
@@ -280,14 +280,15 @@ def run_sql(pristine: Path) -> tuple[dict[str, float], dict[str, dict[str, int]]
     return seconds, failing, rows
 
 
-def run_gate(data: Path, threads: int | None = None, *, dry_run: bool = False, helpers: Any = None) -> Any:
+def run_gate(data: Path, threads: int | None = None, *, dry_run: bool = False, pool: Any = None) -> Any:
     from panro.gate import audit, wap
 
     if threads:
         wap.AUDIT_THREADS = threads
     dirs = DataDirs.from_env(data)
     with Ledger(dirs.ledger_path) as ledger:
-        return audit(dirs, ledger, run_id="bench", today=TODAY, dry_run=dry_run, helper=helpers)
+        return audit(dirs, ledger, run_id="bench", today=TODAY, dry_run=dry_run,
+                     check_feeds=checks_in(pool) if pool is not None else None)
 
 
 def gx_failing(report: Any) -> dict[str, dict[str, int]]:
@@ -307,15 +308,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--defects", action="store_true", help="break a few rows of every 40th file first")
     parser.add_argument("--threads", type=int, default=None, help="feeds audited at once (default: the gate's)")
-    parser.add_argument("--helpers", type=int, default=0,
-                        help="check feeds in this many helper processes, as a backfill does (panro.helpers)")
+    parser.add_argument("--processes", type=int, default=0,
+                        help="check feeds in this many spawned processes, as a backfill's process pool does")
     parser.add_argument("--rounds", type=int, default=3, help="paired SQL / gate-checks rounds (median reported)")
     args = parser.parse_args(argv)
-    with Helpers(args.helpers) if args.helpers else contextlib.nullcontext() as helpers:
-        return _measure(args, helpers)
+    with processes(args.processes) if args.processes else contextlib.nullcontext() as pool:
+        return _measure(args, pool)
 
 
-def _measure(args: argparse.Namespace, helpers: Any) -> int:
+def _measure(args: argparse.Namespace, pool: Any) -> int:
     with tempfile.TemporaryDirectory(prefix="bench_gate_") as tmp:
         work = Path(tmp)
         pristine = _prepare(args, work)
@@ -324,12 +325,12 @@ def _measure(args: argparse.Namespace, helpers: Any) -> int:
             print(f"defects injected into {inject_defects(pristine)} batches")
         for p in (pristine / "raw").rglob("*.parquet"):   # warm the page cache for both contenders alike
             p.read_bytes()
-        run_gate(pristine, args.threads, dry_run=True, helpers=helpers)     # warm-up: imports, first-use costs
+        run_gate(pristine, args.threads, dry_run=True, pool=pool)     # warm-up: imports, first-use costs
         # paired rounds — SQL, gate checks, SQL — so that load from elsewhere hits both alike
         pairs = []
         for _ in range(args.rounds):
             before, sql_fail, rows = run_sql(pristine)
-            checks = run_gate(pristine, args.threads, dry_run=True, helpers=helpers)
+            checks = run_gate(pristine, args.threads, dry_run=True, pool=pool)
             after, _, _ = run_sql(pristine)
             sql_s = (sum(before.values()) + sum(after.values())) / 2
             pairs.append((checks.timings["checks"] / sql_s, checks.timings["checks"], sql_s, checks, before))
@@ -338,7 +339,7 @@ def _measure(args: argparse.Namespace, helpers: Any) -> int:
         # one real audit: publishing, quarantine, ledger, Data Docs
         data = copy_data(pristine, work / "gate")
         t = time.perf_counter()
-        report = run_gate(data, args.threads, helpers=helpers)
+        report = run_gate(data, args.threads, pool=pool)
         total = time.perf_counter() - t
     print(f"\n{len(report.batches):,} batches, {report.rows_delivered:,} rows ({rows:,} read by SQL) — "
           f"{report.counts()}")

@@ -10,12 +10,10 @@ published/_index.parquet                                 every published batch w
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import os
-import sys
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -93,7 +91,7 @@ def published_path(dirs: DataDirs, contract: FeedContract, file_name: str) -> Pa
 # zstd's fixed cost per column chunk (a compression context each) made writing a year's 4,064
 # files cost ~0.35 ms more per file; a year's raw zone is 109 MB instead of 64 MB
 # (docs/architecture.md).
-Sync = Literal["file", "file_and_folder", "later"]
+Sync = Literal["file", "file_and_folder"]
 _DICTIONARY_COLUMNS = [f.name for f in LINEAGE if pa.types.is_string(f.type)]
 _STATISTICS_COLUMNS = ["_batch_id"]
 
@@ -103,15 +101,14 @@ def write_parquet_atomic(table: pa.Table, path: Path, *, sync: Sync = "file") ->
 
     `sync` says what is made durable here: "file", its bytes before the rename (a writer of a few
     files then fsyncs their folders, the renames, once before it records them: `fsync_path`);
-    "file_and_folder", the rename too, for a writer of one file; "later", nothing: a writer of many
-    makes them durable together (`DurableWrites`) before anything records them."""
+    "file_and_folder", the rename too, for a writer of one file (a raw segment, wherever a worker
+    wrote it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
         pq.write_table(table, tmp, compression="snappy", use_dictionary=_DICTIONARY_COLUMNS,
                        write_statistics=_STATISTICS_COLUMNS)
-        if sync != "later":
-            fsync_path(tmp)
+        fsync_path(tmp)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -136,70 +133,6 @@ def fsync_path(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _load_syncfs() -> Callable[[int], int] | None:
-    """Linux's syncfs(2), which writes back a whole file system (None elsewhere)."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        fn = ctypes.CDLL(None, use_errno=True).syncfs
-    except (OSError, AttributeError):
-        return None
-    fn.argtypes, fn.restype = [ctypes.c_int], ctypes.c_int
-    return fn
-
-
-_syncfs = _load_syncfs()
-
-
-class DurableWrites:
-    """Files written and renamed into place under `root` without a sync of their own
-    (`write_parquet_atomic(..., sync="later")`), made durable together by `sync()` before anything
-    records them: the writer `add`s each one.
-
-    An fsync per file is a journal commit per file: ~0.5 ms each here, which the extraction of a
-    year's 4,064 raw files waited for on its critical path (2-4 s of a 10-13 s extraction, measured).
-    On Linux, `sync()` is one syncfs(2) of `root`'s file system: every file's bytes and every rename,
-    in one commit. `root` is opened when the writes begin, so the sync also reports a write-back
-    error the kernel met in between (Linux 5.8 and later). Elsewhere, or for a folder on another
-    file system, each file and then each folder is fsynced. Files written by other processes (a
-    backfill's helpers) are added by the process that records them."""
-
-    def __init__(self, root: Path) -> None:
-        root.mkdir(parents=True, exist_ok=True)
-        self._root = root
-        self._fd = os.open(root, os.O_RDONLY)
-        self._device = os.fstat(self._fd).st_dev
-        self._files: dict[Path, None] = {}   # in the order added; a segment is added once per batch
-
-    def add(self, path: Path) -> None:
-        self._files[path] = None
-
-    def sync(self) -> None:
-        """Make every file added since the last sync, and its rename, durable."""
-        files, self._files = list(self._files), {}
-        if not files:
-            return
-        folders = {path.parent for path in files}
-        if _syncfs is not None and all(os.stat(f).st_dev == self._device for f in folders):
-            if _syncfs(self._fd) != 0:
-                err = ctypes.get_errno()
-                raise OSError(err, f"syncfs: {os.strerror(err)}", str(self._root))
-            return
-        for path in files:
-            fsync_path(path)
-        for folder in folders:
-            fsync_path(folder)
-
-    def close(self) -> None:
-        os.close(self._fd)
-
-    def __enter__(self) -> DurableWrites:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def ensure_published_schemas(dirs: DataDirs, contracts: tuple[FeedContract, ...]) -> None:

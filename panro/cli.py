@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import gc
 import os
 import sys
 from collections.abc import Sequence
@@ -39,14 +38,17 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--scale", type=float, default=1.0)
     g.add_argument("--seed", type=int, default=2023)
 
-    overdue = argparse.ArgumentParser(add_help=False)
-    overdue.add_argument("--fail-on-overdue", action="store_true",
-                         help="exit 2 when a feed is overdue (default: overdue feeds are reported, exit as usual)")
+    runs = argparse.ArgumentParser(add_help=False)
+    runs.add_argument("--fail-on-overdue", action="store_true",
+                      help="exit 2 when a feed is overdue (default: overdue feeds are reported, exit as usual)")
+    runs.add_argument("--dask-address", default=None, metavar="tcp://HOST:PORT",
+                      help="extract and check on this Dask cluster's workers (default: $PANRO_DASK_ADDRESS, "
+                           "else this machine: threads for a nightly, processes for a backfill)")
 
-    r = sub.add_parser("run", parents=[common, overdue], help="the nightly job for one business date")
+    r = sub.add_parser("run", parents=[common, runs], help="the nightly job for one business date")
     r.add_argument("--date", type=_date, default=None, help="business date (default: yesterday in KST)")
 
-    b = sub.add_parser("backfill", parents=[common, overdue], help="the nightly job for a range, as one run")
+    b = sub.add_parser("backfill", parents=[common, runs], help="the nightly job for a range, as one run")
     b.add_argument("--start", type=_date, required=True)
     b.add_argument("--end", type=_date, required=True)
 
@@ -97,16 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def entry() -> None:
-    """The `panro` console script: `main()`, then exit without Python's last garbage collection.
-
-    At exit Python collects once more every object the run's libraries hold (Prefect, pandas, Great
-    Expectations): 1.6–2.0 s after the summary is printed, measured. Frozen (`gc.freeze`), they are
-    left to the operating system, which frees the process's memory anyway; atexit handlers (the
-    temporary Prefect server's stop, logging's flush) still run, and Python never promised
-    finalizers of objects alive at exit. Tests call `main()` in-process, without this."""
-    code = main()
-    gc.freeze()
-    sys.exit(code)
+    """The `panro` console script."""
+    sys.exit(main())
 
 
 def _generate(args: argparse.Namespace, dirs: DataDirs) -> int:
@@ -119,37 +113,29 @@ def _generate(args: argparse.Namespace, dirs: DataDirs) -> int:
 
 
 def _run_flow(fn_name: str, dirs: DataDirs, **params: object) -> int:
-    """Run flow `fn_name` of flows.pipeline on `dirs` with `params`; the summary, then the exit code."""
+    """Run flow `fn_name` of flows.pipeline on `dirs` with `params`; the summary, then the exit code.
+
+    On the Prefect server `PREFECT_API_URL` names, else on Prefect's own temporary server, which
+    starts with the flow and stops with this process."""
     from panro.runlock import RunInProgress
 
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "ERROR")  # the CLI prints its own summary and held-back lines
     # the agency's pipeline does not phone home: no Prefect, dbt or GX usage statistics
     for var, value in (("DO_NOT_TRACK", "1"), ("PREFECT_SERVER_ANALYTICS_ENABLED", "false"),
-                       ("DBT_SEND_ANONYMOUS_USAGE_STATS", "false"), ("GX_ANALYTICS_ENABLED", "false")):
+                       ("DBT_SEND_ANONYMOUS_USAGE_STATS", "false"), ("GX_ANALYTICS_ENABLED", "false"),
+                       # a fresh Prefect home creates its database at the first start: on a busy
+                       # machine that outlasts Prefect's default wait of 20 s
+                       ("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")):
         os.environ.setdefault(var, value)
-    from panro import ephemeral
-    from panro.memory import long_lived
-
-    with long_lived():   # Prefect and the flows: ~600,000 objects kept for the whole run
-        server = ephemeral.start_in_background()
-        from flows import pipeline
-        from panro import dbt_worker, gate
-
-        # while the temporary server boots (seconds), this process would only wait: the run's
-        # slower imports start now, dbt in the run's dbt process and Great Expectations on a thread
-        # (a backfill loads it once, for its helper processes: panro.helpers)
-        if fn_name != "backfill":
-            gate.import_in_background()
-        else:
-            from panro.helpers import start_loading
-
-            start_loading()
-        dbt_worker.start_early(dirs)
+    if "PREFECT_API_URL" in os.environ and not os.environ["PREFECT_API_URL"].strip():
+        # `PREFECT_API_URL=` is no address: Prefect would start its temporary server for the run but
+        # send its events to the blank one, logging an error at every state change
+        del os.environ["PREFECT_API_URL"]
+    from flows import pipeline
 
     flow = getattr(pipeline, fn_name)
     try:
-        with ephemeral.serving(server):
-            result = flow(**params, data_dir=str(dirs.root), landing=dirs.landing_url)
+        result = flow(**params, data_dir=str(dirs.root), landing=dirs.landing_url)
     except RunInProgress as e:
         print(f"panro: {e}", file=sys.stderr)
         return EXIT_FAILED
@@ -207,12 +193,12 @@ def _print_dbt_failures(failed: list[dict[str, object]]) -> None:
 
 def _run(args: argparse.Namespace, dirs: DataDirs) -> int:
     return _run_flow("nightly", dirs, run_date=args.date.isoformat() if args.date else None,
-                     fail_on_overdue=args.fail_on_overdue)
+                     fail_on_overdue=args.fail_on_overdue, dask_address=args.dask_address)
 
 
 def _backfill(args: argparse.Namespace, dirs: DataDirs) -> int:
     return _run_flow("backfill", dirs, start=args.start.isoformat(), end=args.end.isoformat(),
-                     fail_on_overdue=args.fail_on_overdue)
+                     fail_on_overdue=args.fail_on_overdue, dask_address=args.dask_address)
 
 
 def _quarantine(args: argparse.Namespace, dirs: DataDirs) -> int:

@@ -1,18 +1,19 @@
 """Transform: dbt (dbt-duckdb) in-process, from the published batches into the work warehouse.
 
-`run_dbt(dirs)` runs `dbt build` with dbt's own runner in this process: it reads
+`run_dbt(dirs)` runs `dbt build` with dbt's own runner (`dbtRunner`) in this process: it reads
 `dirs.published` (PANRO_PUBLISHED_DIR) and writes `dirs.work_warehouse` (PANRO_WORK_WAREHOUSE).
 dbt's target and log folders live under `dirs.work`, so the repository stays clean. When it
 returns, the DuckDB file is closed: another process (publish, an analyst's copy) may open it.
+A run parses the project ahead, on a thread, while its extraction and gate run (`parse_ahead`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shlex
-import shutil
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -86,19 +87,16 @@ def duckdb_threads(cores: int | None = None) -> int:
     return max(1, (cores or os.cpu_count() or 1) // DBT_THREADS)
 
 
-def dbt_env(dirs: DataDirs, *, relative: bool = False) -> dict[str, str]:
+def dbt_env(dirs: DataDirs) -> dict[str, str]:
     """The environment of a dbt invocation: where to read and write, and no telemetry.
 
     dbt takes its project, profiles, target and log folders from these variables for every
-    command (build, test, docs generate, source freshness, debug …). `relative`: the data it reads
-    and the warehouse it writes are named relative to the data directory (`serve_from`).
+    command (build, test, docs generate, source freshness, debug …).
     """
     paths = _paths(dirs)
-    data, warehouse = (os.path.relpath(p, dirs.root) if relative else str(p)
-                       for p in (dirs.published, dirs.work_warehouse))
     return {
-        "PANRO_PUBLISHED_DIR": data,
-        "PANRO_WORK_WAREHOUSE": warehouse,
+        "PANRO_PUBLISHED_DIR": str(dirs.published),
+        "PANRO_WORK_WAREHOUSE": str(dirs.work_warehouse),
         "DBT_PROJECT_DIR": str(DBT_PROJECT_DIR),
         "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
         "DBT_TARGET_PATH": str(paths["target"]),
@@ -130,18 +128,19 @@ def _environment(values: Mapping[str, str]) -> Iterator[None]:
 
 
 def _close_duckdb() -> None:
-    """Close dbt-duckdb's cached DuckDB instance so the warehouse file is not held open."""
+    """Close dbt-duckdb's DuckDB instance, which it keeps for the process after a command, so that
+    the work warehouse is not held open (publication reads it, another process may write it).
+    Called under `_DBT_LOCK`: no other dbt command is running."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
     try:
-        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-    except ImportError:  # pragma: no cover - dbt-duckdb is a dependency
+        env = DuckDBConnectionManager.env()
+    except Exception:   # no environment was created: nothing is open
         return
-    with DuckDBConnectionManager._LOCK:
-        env = DuckDBConnectionManager._ENV
-        if env is not None:
-            try:
-                env.close()
-            finally:
-                DuckDBConnectionManager._ENV = None
+    try:
+        env.close()
+    finally:
+        DuckDBConnectionManager.close_all_connections()
 
 
 def _paths(dirs: DataDirs) -> dict[str, Path]:
@@ -156,62 +155,11 @@ _PARSED: dict[Path, Any] = {}
 _BUILT: dict[Path, Any] = {}
 
 
-# -- the run's dbt process: the data directory as dbt's working directory, and the parse cache ----
-
-# dbt's partial parsing starts a parse from the last one (its target's partial_parse.msgpack) when
-# nothing it hashed has changed: dbt's version, the project's files, the profile (the warehouse's
-# path included) and the env vars the files read (the published zone's path). With those paths
-# absolute, a new data directory always parses in full (4 s, of CPU the run's extraction wants);
-# relative to the data directory, they are the same in every data directory, and the project's
-# last parse anywhere starts the first parse of a new one (1 s). dbt still checks everything it
-# hashes: a parse cached from an older project or dbt only means a longer parse.
-PARSE_CACHE = DBT_PROJECT_DIR / "target" / "panro_parse_cache.msgpack"
-_PARTIAL_PARSE_FILE = "partial_parse.msgpack"
-_served: Path | None = None
-
-
-def serve_from(dirs: DataDirs) -> None:
-    """Make this process dbt's for `dirs` alone (the run's dbt process, panro.dbt_worker): dbt runs
-    with the data directory as its working directory, sees its paths relative to it, and shares
-    the parse cache. Not for a process that does anything else: the working directory is the
-    process's own."""
-    global _served
-    _served = dirs.root
-
-
-def _seed_parse(dirs: DataDirs) -> None:
-    """A data directory without a parse of its own starts from the project's last one (if it can)."""
-    own = _paths(dirs)["target"] / _PARTIAL_PARSE_FILE
-    if not own.exists() and PARSE_CACHE.exists():
-        _copy_if_possible(PARSE_CACHE, own)   # if not, dbt parses in full
-
-
-def _keep_parse(dirs: DataDirs) -> None:
-    """After a parse: it becomes the project's last one."""
-    _copy_if_possible(_paths(dirs)["target"] / _PARTIAL_PARSE_FILE, PARSE_CACHE)
-
-
-def _copy_if_possible(source: Path, target: Path) -> None:
-    """Copy atomically (a concurrent reader gets the old file or the new); a failure (a read-only
-    project folder, no parse file written) only costs a later parse in full, never the run."""
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, tmp)
-        os.replace(tmp, target)
-    except OSError:
-        tmp.unlink(missing_ok=True)
-
-
 def _invoke(dirs: DataDirs, args: list[str]) -> tuple[Any, float]:
     from dbt.cli.main import dbtRunner
 
     dirs.work.mkdir(parents=True, exist_ok=True)
-    served = _served == dirs.root
-    if served:
-        os.chdir(dirs.root)
-        _seed_parse(dirs)
-    with _DBT_LOCK, _environment(dbt_env(dirs, relative=served)):
+    with _DBT_LOCK, _environment(dbt_env(dirs)):
         built = _BUILT.pop(dirs.work, None)
         if args[:1] == ["build"]:
             manifest = _PARSED.pop(dirs.work, None)
@@ -226,8 +174,6 @@ def _invoke(dirs: DataDirs, args: list[str]) -> tuple[Any, float]:
             _close_duckdb()
         if args[:1] == ["build"] and manifest is not None and result.success:
             _BUILT[dirs.work] = manifest
-        if served and args == ["parse"] and result.success:
-            _keep_parse(dirs)
         return result, time.perf_counter() - started
 
 
@@ -235,8 +181,13 @@ def parse_ahead(dirs: DataDirs) -> bool:
     """Parse the dbt project now, for the next `build` of `dirs` in this process to start from.
 
     The parse reads only the project's files (not the data): done while a run extracts and audits,
-    it takes seconds off the build. Returns whether it succeeded; if not, the build parses itself."""
-    result, _ = _invoke(dirs, ["parse"])
+    it takes seconds off the build. Returns whether it succeeded; if not, the build parses itself
+    (and reports the problem, if any)."""
+    try:
+        result, _ = _invoke(dirs, ["parse"])
+    except Exception:
+        logging.getLogger("panro.transform").debug("dbt parse ahead of the build failed", exc_info=True)
+        return False
     if result.success and result.result is not None:
         _PARSED[dirs.work] = result.result
         return True

@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import importlib
 import json
-import logging
-import os
-import signal
-import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -19,9 +14,10 @@ import pytest
 from panro.batches import raw_path, raw_schema
 from panro.contracts import contract_for
 from panro.extract import extract
-from panro.helpers import Helpers
+from panro.extract.extract import FeedRunner
 from panro.ledger import Ledger, batch_id
 from panro.settings import DataDirs
+from tests.support.elsewhere import feeds_in, processes
 from tests.support.landing import SAMPLES, csv_bytes, deliver, jsonl_bytes, put, read_back, xlsx_bytes
 
 DAY = dt.date(2023, 5, 1)
@@ -183,13 +179,10 @@ def test_a_batch_file_that_cannot_be_put_in_place_leaves_nothing_behind(tmp_path
     assert sorted(p.name for p in target.parent.iterdir()) == ["batch.parquet", "other.parquet"]
 
 
-def _not_here(*args: object) -> None:
-    raise AssertionError("a file was decoded in the run's process, not in a helper")
-
-
-def _extracted(dirs: DataDirs, helpers: Helpers | None) -> tuple[list[tuple], dict[str, pa.Table]]:
+def _extracted(dirs: DataDirs, run_feeds: FeedRunner | None) -> tuple[list[tuple], dict[str, pa.Table]]:
     with Ledger(dirs.ledger_path) as ledger:
-        report = extract(dirs, [DAY - dt.timedelta(days=1), DAY], today=TODAY, ledger=ledger, helpers=helpers)
+        report = extract(dirs, [DAY - dt.timedelta(days=1), DAY], today=TODAY, ledger=ledger,
+                         run_feeds=run_feeds)
         batches = {b.batch_id: (b.status, b.rows_delivered, b.reason) for b in ledger.batches()}
     files = sorted((r.partner, r.feed, r.file_name, r.outcome, r.batch_id, r.rows, r.reason,
                     batches[r.batch_id]) for r in report.files)
@@ -197,28 +190,18 @@ def _extracted(dirs: DataDirs, helpers: Helpers | None) -> tuple[list[tuple], di
     return files, tables
 
 
-@pytest.mark.parametrize("helpers_die", [False, True], ids=["helpers", "helpers that died"])
-def test_a_backfills_helper_processes_extract_exactly_what_threads_do(
-        tmp_path: Path, helpers_die: bool, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A backfill decodes its files in helper processes (panro.helpers); the ledger and the raw zone are
-    the same as with threads, bad files included — and if the helpers die, the run's threads finish."""
+def test_segments_extracted_in_other_processes_give_exactly_what_threads_do(tmp_path: Path) -> None:
+    """A segment is a unit of work a task runner may send anywhere (a process, a Dask worker): it gets
+    plain data and sends back plain data; the ledger and the raw zone are the same as with threads,
+    bad files included."""
     landing = tmp_path / "landing"
     for feed in sorted(SAMPLES):
         deliver(landing, feed, DAY)
     put(landing, "zigzag", "sales", contract_for("zigzag/sales").file_name(DAY - dt.timedelta(days=1)), b"\x00bad")
     expected, expected_tables = _extracted(DataDirs.from_env(tmp_path / "threads", str(landing)), None)
-    with Helpers(processes=2) as helpers:
-        if helpers_die:
-            deadline = time.monotonic() + 60
-            while len(helpers.pids) < 2 and time.monotonic() < deadline:
-                time.sleep(0.05)
-            os.kill(helpers.pids[0], signal.SIGKILL)
-        else:  # every file is decoded in a helper, none in this process
-            monkeypatch.setattr(importlib.import_module("panro.extract.extract"), "_process", _not_here)
-        with caplog.at_level(logging.WARNING, logger="panro.extract"):
-            got, tables = _extracted(DataDirs.from_env(tmp_path / "helpers", str(landing)), helpers)
+    with processes(2) as pool:
+        got, tables = _extracted(DataDirs.from_env(tmp_path / "processes", str(landing)), feeds_in(pool))
     assert got == expected
     assert len(got) == len(SAMPLES) + 1 and [f[3] for f in got].count("failed") == 1
     assert tables.keys() == expected_tables.keys()
     assert all(tables[b].equals(expected_tables[b]) for b in tables)
-    assert ("a helper process died during extraction" in caplog.text) == helpers_die

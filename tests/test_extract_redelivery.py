@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from panro.batches import DurableWrites
+from panro import batches
 from panro.extract import extract
 from panro.ledger import Ledger
 from panro.settings import DataDirs
@@ -116,29 +116,30 @@ def test_a_touched_file_with_the_same_bytes_is_unchanged(dirs: DataDirs) -> None
 
 def test_the_ledger_records_raw_files_only_once_they_and_their_renames_are_durable(
         dirs: DataDirs, monkeypatch) -> None:
+    """A segment's raw file is made durable where it is written (a thread, a process, a Dask worker),
+    before its results go back to the process that writes the ledger."""
     events: list[tuple[str, ...]] = []
-    real_sync, real_add_many = DurableWrites.sync, Ledger.add_many
+    real_fsync, real_add_many = batches.fsync_path, Ledger.add_many
 
-    def sync(self: DurableWrites) -> None:
-        pending = tuple(sorted(p.name for p in self._files))
-        real_sync(self)
-        if pending:
-            events.append(("durable", *pending))
+    def fsync_path(path: Path) -> None:
+        real_fsync(path)
+        events.append(("durable", path.name if path.is_file() else "its folder"))
 
-    def add_many(self: Ledger, batches: list) -> None:
-        events.extend(("ledger", Path(b.raw_path).name) for b in batches if b.raw_path)
-        real_add_many(self, batches)
+    def add_many(self: Ledger, added: list) -> None:
+        events.extend(("ledger", Path(b.raw_path).name) for b in added if b.raw_path)
+        real_add_many(self, added)
 
-    monkeypatch.setattr(DurableWrites, "sync", sync)
+    monkeypatch.setattr(batches, "fsync_path", fsync_path)
     monkeypatch.setattr(Ledger, "add_many", add_many)
     deliver(dirs, FEED, DAY)
     deliver(dirs, FEED, DAY + dt.timedelta(days=1))
     extract(dirs, [DAY, DAY + dt.timedelta(days=1)], today=TODAY)
 
-    # the two new versions' rows in one raw file (one feed), made durable, then the ledger's two
-    # entries naming it
+    # the two new versions' rows in one raw file (one feed): its bytes before its rename, its folder
+    # (the rename), then the ledger's two entries naming it
     [raw] = _raw_files(dirs)
-    assert events == [("durable", raw), ("ledger", raw), ("ledger", raw)]
+    assert [e[0] for e in events] == ["durable", "durable", "ledger", "ledger"]
+    assert events[1:] == [("durable", "its folder"), ("ledger", raw), ("ledger", raw)]
 
     events.clear()
     deliver(dirs, FEED, DAY)      # the same bytes again: no new file, nothing to make durable or record

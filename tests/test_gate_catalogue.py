@@ -29,10 +29,10 @@ from panro.batches import published_path, read_batch
 from panro.contracts import contract_for, load_contracts
 from panro.gate import audit, wap
 from panro.gate.state import published_file
-from panro.helpers import Helpers
 from panro.ledger import Ledger
 from panro.settings import DataDirs
 from panro.transform import run_dbt
+from tests.support.elsewhere import checks_in, processes
 from tests.support.raw import KST, clean_rows, invalid_brn, write_batch, write_batches_together
 
 TODAY = dt.date(2023, 8, 1)          # the gate's "today" (KST) for this run
@@ -188,24 +188,24 @@ class Run:
     companions: int = 0          # rows of the clean files delivered beside the cases in this run
 
 
-LAYOUTS = ("checked in the run's process", "checked in a helper process", "in a backfill's segments",
+LAYOUTS = ("checked in the run's process", "checked in another process", "in a backfill's segments",
            "in a nightly with a late file")
 
 
 @pytest.fixture(scope="module", params=LAYOUTS)
 def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
-    """The catalogue's gate run: once with every feed checked in the run's own process and once with
-    every feed checked in a helper process (a backfill's second core), each case a raw file of its own;
-    then with each case's file among other files of its feed in one raw file, as a backfill writes them
-    (two clean files around it), and as a nightly does (the night's file with a late correction of one
-    of two files published together the night before). The outcomes must not differ."""
+    """The catalogue's gate run: once with every feed checked on threads of the run's own process and
+    once with every feed checked in another process (as a task runner's worker does: the check gets
+    and sends back plain data), each case a raw file of its own; then with each case's file among other
+    files of its feed in one raw file, as a backfill writes them (two clean files around it), and as a
+    nightly does (the night's file with a late correction of one of two files published together the
+    night before). The outcomes must not differ."""
     with contextlib.ExitStack() as stack:
-        helper = None
-        if "helper" in request.param:
-            helper = stack.enter_context(Helpers(processes=1))
-            stack.enter_context(pytest.MonkeyPatch.context()).setattr(wap, "AUDIT_THREADS", 1)  # no local lane
+        checker = None
+        if "another" in request.param:
+            checker = checks_in(stack.enter_context(processes(1)))
         layout = request.param if "segment" in request.param or "nightly" in request.param else "one file per batch"
-        yield _catalogue_run(tmp_path_factory, helper, layout)
+        yield _catalogue_run(tmp_path_factory, checker, layout)
 
 
 def _companion_day(i: int, k: int) -> dt.date:
@@ -213,7 +213,7 @@ def _companion_day(i: int, k: int) -> dt.date:
     return dt.date(2023, 5, 31) - dt.timedelta(days=3 * i + k)
 
 
-def _catalogue_run(tmp_path_factory: pytest.TempPathFactory, helper: Helpers | None, layout: str) -> Run:
+def _catalogue_run(tmp_path_factory: pytest.TempPathFactory, checker: wap.FeedChecker | None, layout: str) -> Run:
     dirs = DataDirs.from_env(tmp_path_factory.mktemp("catalogue") / "data")
     days, delivered = {}, {}
     with Ledger(dirs.ledger_path) as ledger:
@@ -249,7 +249,7 @@ def _catalogue_run(tmp_path_factory: pytest.TempPathFactory, helper: Helpers | N
                 late = _companion_day(i, 0)
                 write_batches_together(dirs, ledger, case.feed, {
                     day: rows, late: _clean_companion(case, late, start=1000)})
-        report = audit(dirs, ledger, run_id="catalogue", today=TODAY, helper=helper)
+        report = audit(dirs, ledger, run_id="catalogue", today=TODAY, check_feeds=checker)
     cases_rows = sum(delivered.values()) + SNAPSHOT_HISTORY * 200
     return Run(dirs, report, days, delivered, layout, companions=report.rows_delivered - cases_rows)
 

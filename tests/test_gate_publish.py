@@ -4,9 +4,6 @@ leaves the last good one visible; other partners go on."""
 from __future__ import annotations
 
 import datetime as dt
-import logging
-import os
-import signal
 import time
 from pathlib import Path
 
@@ -19,6 +16,7 @@ from panro.gate import audit, published_state
 from panro.gate.state import published_file
 from panro.ledger import Ledger
 from panro.settings import REPO_ROOT, DataDirs
+from tests.support.elsewhere import checks_in, processes
 from tests.support.raw import clean_rows, write_batch
 
 D = dt.date(2023, 5, 5)
@@ -82,25 +80,28 @@ def test_data_docs_left_for_later_render_on_a_thread_of_their_own(dirs: DataDirs
     assert report.render_docs_in_background() is None                       # rendered once
 
 
-def test_a_backfills_helper_renders_the_data_docs_left_for_later_while_the_run_goes_on(
+def test_data_docs_of_feeds_checked_elsewhere_render_elsewhere_from_what_the_checks_stored(
         dirs: DataDirs, ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The gate does not wait for the helper rendering its Data Docs; the run joins it before its report."""
+    """A task runner's workers check the feeds and another renders the Data Docs (a plain job: the
+    suites and the results' keys), while the run goes on; this process renders nothing."""
     from panro.gate.docs import DocsJob
-    from panro.helpers import Helpers
 
     built_here: list[str] = []
-    monkeypatch.setattr(DocsJob, "build", lambda job: built_here.append(job.run_id))  # this process only
+    monkeypatch.setattr(DocsJob, "build", lambda job: built_here.append(job.run_name))  # this process only
     feed = "yogiyo/orders"
     write_batch(dirs, ledger, feed, clean_rows(feed, 50, D), day=D)
-    with Helpers(processes=1) as helpers:
-        report = audit(dirs, ledger, run_id="helped", today=TODAY, docs="later", helper=helpers)
-    assert report.counts()["published"] == 1 and report.data_docs is not None
-    thread = report.render_docs_in_background()
-    assert thread is not None
-    thread.join(timeout=120)
-    assert report.data_docs.exists() and built_here == []       # the helper rendered them, after the gate
+    with processes(1) as pool:
+        report = audit(dirs, ledger, run_id="elsewhere", today=TODAY, docs="later", check_feeds=checks_in(pool))
+        assert report.counts()["published"] == 1 and report.data_docs is not None and report.docs_job is not None
+        assert report.docs_job.results      # stored by the process that checked the feed
+        index = pool.submit(_render, report.docs_job).result(timeout=180)
+    assert index == report.data_docs and index.exists() and built_here == []
     pages = list((report.data_docs.parent / "runs").rglob("*.html"))
-    assert any("helped" in str(p) for p in pages), pages
+    assert any("elsewhere" in str(p) for p in pages), pages
+
+
+def _render(job: object) -> Path:
+    return job.build()  # type: ignore[attr-defined]
 
 
 def test_a_corrected_redelivery_replaces_the_file(dirs: DataDirs, ledger: Ledger) -> None:
@@ -263,52 +264,20 @@ def test_a_feed_validated_in_several_frames_gets_the_same_decisions(dirs: DataDi
     assert report.reconciled
 
 
-def test_feeds_left_to_a_helper_that_died_are_checked_in_the_runs_process(
-        dirs: DataDirs, ledger: Ledger, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
-    """A backfill's gate checks feeds in a helper process too; if it dies (killed, out of memory), the run
-    goes on and decides every batch as it would have, saying why the gate slowed down."""
-    from panro.gate import wap
-    from panro.helpers import Helpers
-    from tests.support.raw import invalid_brn
-
-    monkeypatch.setattr(wap, "AUDIT_THREADS", 1)   # the helper is the only lane: every feed is sent to it
-    bad = clean_rows("yogiyo/orders", 150, D)
-    bad[5]["biz_reg_no"] = invalid_brn(5)
-    write_batch(dirs, ledger, "yogiyo/orders", bad, day=D)
+def test_each_gate_run_is_checked_afresh_even_under_the_same_run_id(dirs: DataDirs, ledger: Ledger) -> None:
+    """A dry run (nothing stored) and then a real audit under the same run id, checked by the same
+    worker process: the real one stores its results and gets its Data Docs."""
     write_batch(dirs, ledger, "zigzag/sales", clean_rows("zigzag/sales", 100, D), day=D)
-    with Helpers(processes=1) as helper:
-        deadline = time.monotonic() + 60
-        while not helper.pids and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert helper.pids
-        os.kill(helper.pids[0], signal.SIGKILL)
-        with caplog.at_level(logging.WARNING, logger="panro.gate"):
-            report = audit(dirs, ledger, run_id="helper-died", today=TODAY, helper=helper)
-    outcomes = {b.feed: (b.outcome, b.rows_published, b.rows_rejected) for b in report.batches}
-    assert outcomes == {"orders": ("published_with_rejections", 149, 1), "sales": ("published", 100, 0)}
-    assert "helper process died" in caplog.text and "checked in the run's process" in caplog.text
-    assert report.reconciled
-
-
-def test_a_helper_checks_each_gate_run_afresh_even_under_the_same_run_id(
-        dirs: DataDirs, ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A dry run (nothing stored) and then a real audit under the same run id, through one helper: the
-    real one stores its results and gets its Data Docs."""
-    from panro.gate import wap
-    from panro.helpers import Helpers
-
-    monkeypatch.setattr(wap, "AUDIT_THREADS", 1)   # the helper is the only lane
-    write_batch(dirs, ledger, "zigzag/sales", clean_rows("zigzag/sales", 100, D), day=D)
-    with Helpers(processes=1) as helper:
-        dry = audit(dirs, ledger, run_id="same", today=TODAY, dry_run=True, helper=helper)
-        real = audit(dirs, ledger, run_id="same", today=TODAY, helper=helper)
+    with processes(1) as pool:
+        dry = audit(dirs, ledger, run_id="same", today=TODAY, dry_run=True, check_feeds=checks_in(pool))
+        real = audit(dirs, ledger, run_id="same", today=TODAY, check_feeds=checks_in(pool))
     assert dry.data_docs is None and dry.counts()["published"] == 1
     assert real.counts()["published"] == 1
     assert real.data_docs is not None and real.data_docs.exists()
     assert list((dirs.state / "gx_validations").rglob("*.json"))
 
 
-def test_a_feed_is_published_while_the_lanes_still_check_the_others(
+def test_a_feed_is_published_while_the_workers_still_check_the_others(
         dirs: DataDirs, ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
     """The run's process publishes each feed once it is decided, not all of them after the last check."""
     from panro.gate import wap
@@ -328,7 +297,7 @@ def test_a_feed_is_published_while_the_lanes_still_check_the_others(
         return real_check(gxr, con, job)
 
     monkeypatch.setattr(wap, "check_feed", check_feed)
-    monkeypatch.setattr(wap, "AUDIT_THREADS", 1)   # one lane: the bigger feed is checked first, then the smaller
+    monkeypatch.setattr(wap, "AUDIT_THREADS", 1)   # one thread: the bigger feed is checked first, then the smaller
     report = audit(dirs, ledger, run_id="pipelined", today=TODAY)
     assert seen == {"published meanwhile": True}
     assert report.counts()["published"] == 2 and [b.feed for b in report.batches] == ["talkchannel", "orders"]

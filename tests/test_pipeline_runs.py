@@ -19,6 +19,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
+from tests.support.marts import marts_of
 from tests.support.webhook import Webhook
 
 pytestmark = pytest.mark.slow
@@ -28,17 +29,6 @@ HISTORY = ("2023-04-27", "2023-05-02")
 NIGHT = "2023-05-03"
 
 Runner = Callable[..., subprocess.CompletedProcess[str]]
-
-
-def marts_of(warehouse: Path) -> dict[str, list[tuple]]:
-    """Every mart table's rows, sorted (the publication bookkeeping table aside)."""
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        names = [r[0] for r in con.execute("select table_name from information_schema.tables "
-                                           "where table_schema = 'marts' and table_name <> '_publication'").fetchall()]
-        return {n: sorted(map(tuple, con.execute(f"select * from marts.{n}").fetchall()), key=repr) for n in names}
-    finally:
-        con.close()
 
 
 def parquet_marts_of(data_dir: Path) -> dict[str, list[tuple]]:

@@ -16,18 +16,16 @@ import datetime as dt
 import logging
 import os
 import time
-from collections import defaultdict, deque
-from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pyarrow as pa
 from fsspec import AbstractFileSystem
 
-from panro.batches import DurableWrites, raw_schema, segment_path, write_parquet_atomic
+from panro.batches import raw_schema, segment_path, write_parquet_atomic
 from panro.contracts import FeedContract, load_contracts
 from panro.extract.checksum import same_stat, sha256_hex
 from panro.extract.discover import LandingFile, discover, open_landing
@@ -36,9 +34,6 @@ from panro.extract.readers import Decoded, decode
 from panro.extract.report import ExtractReport, FileResult
 from panro.ledger import Batch, Ledger, batch_id, now_utc
 from panro.settings import DataDirs
-
-if TYPE_CHECKING:
-    from panro.helpers import Helpers
 
 log = logging.getLogger("panro.extract")
 
@@ -91,20 +86,24 @@ class _Task:
 
 
 @dataclass
-class _Done:
+class FileDone:
+    """What the ledger is to learn of one file: plain data, sent back by the worker that did it."""
+
     result: FileResult
     add: Batch | None = None                         # a new version for the ledger
     update: tuple[str, dict[str, Any]] | None = None  # a known version to change
 
-    def placed(self, path: str) -> _Done:
+    def placed(self, path: str) -> FileDone:
         """The same, its rows written to the raw file `path`."""
-        return _Done(replace(self.result, raw_path=path),
+        return FileDone(replace(self.result, raw_path=path),
                      replace(self.add, raw_path=path) if self.add is not None else None,
                      (self.update[0], {**self.update[1], "raw_path": path}) if self.update is not None else None)
 
 
-@dataclass
-class _Context:
+@dataclass(frozen=True)
+class ExtractContext:
+    """What every segment of one extraction shares (sent along with each)."""
+
     dirs: DataDirs
     fs: AbstractFileSystem
     today: dt.date
@@ -121,7 +120,7 @@ def _heals(version: Batch, today: dt.date) -> bool:
             and version.business_date is not None and version.business_date <= today)
 
 
-def _decode(ctx: _Context, f: LandingFile, data: bytes, checksum: str, bid: str
+def _decode(ctx: ExtractContext, f: LandingFile, data: bytes, checksum: str, bid: str
             ) -> tuple[str, pa.Table | None, str | None]:
     """(status, raw batch, reason) of one file version: its rows with their lineage when it decodes."""
     if f.date_problem:
@@ -143,9 +142,9 @@ def _decode(ctx: _Context, f: LandingFile, data: bytes, checksum: str, bid: str
     return "extracted", table, None
 
 
-def _process(ctx: _Context, task: _Task) -> tuple[_Done, pa.Table | None]:
+def _process(ctx: ExtractContext, task: _Task) -> tuple[FileDone, pa.Table | None]:
     """One file: what the ledger is to learn of it, and its raw batch when it is a new version to write
-    (its raw path is set once the segment holding it is written: `_process_segment`)."""
+    (its raw path is set once the segment holding it is written: `extract_segment`)."""
     f = task.file
     data = ctx.fs.cat_file(f.path)
     checksum = sha256_hex(data)
@@ -159,7 +158,7 @@ def _process(ctx: _Context, task: _Task) -> tuple[_Done, pa.Table | None]:
 
     if known is not None and not _heals(known, ctx.today) and (known is latest or known.status == "failed"):
         # the same content as before (touched, copied again): remember its new mtime, do nothing else
-        return _Done(FileResult(**base, outcome="unchanged", rows=known.rows_delivered,
+        return FileDone(FileResult(**base, outcome="unchanged", rows=known.rows_delivered,
                                 reason=known.reason if known.status == "failed" else None,
                                 raw_path=known.raw_path),
                      update=(bid, {"source_mtime": f.mtime, "size_bytes": size})), None
@@ -170,42 +169,89 @@ def _process(ctx: _Context, task: _Task) -> tuple[_Done, pa.Table | None]:
     if known is not None:
         # an older version delivered again (or a future-dated file whose day has come): it is
         # the file's current content once more, so it goes through the gate again
-        return _Done(result, update=(bid, {
+        return FileDone(result, update=(bid, {
             "status": status, "reason": reason, "rows_delivered": rows, "raw_path": None, "seen_at": seen_at,
             "source_mtime": f.mtime, "size_bytes": size, "source_uri": f.uri, "rows_published": None,
             "rows_rejected": None, "decided_at": None, "decided_by": None, "published_path": None})), table
-    return _Done(result, add=Batch(
+    return FileDone(result, add=Batch(
         batch_id=bid, partner=f.partner, feed=f.feed, file_name=f.file_name, source_uri=f.uri,
         checksum=checksum, size_bytes=size, source_mtime=f.mtime, business_date=f.business_date,
         seen_at=seen_at, status=status, reason=reason, rows_delivered=rows, rows_published=None,
         rows_rejected=None, raw_path=None, decided_at=None, decided_by=None)), table
 
 
-def _process_segment(ctx: _Context, tasks: list[_Task]) -> list[_Done]:
-    """Files of one feed (a segment: `_segments`), one after the other: the rows of every new version
-    among them are written together, into one raw file, each version's rows in a run of their own.
+@dataclass(frozen=True)
+class Segment:
+    """Files of one feed, decoded one after the other and written together as one raw file."""
 
-    Runs in a helper process (one round trip for them all) or on a thread of the run's process."""
-    done: list[_Done] = []
+    files: tuple[_Task, ...]
+
+    @property
+    def size(self) -> int:
+        return sum(t.file.size for t in self.files)
+
+    @property
+    def label(self) -> str:
+        first, last = self.files[0].file, self.files[-1].file
+        more = f" … {last.file_name} ({len(self.files)} files)" if len(self.files) > 1 else ""
+        return f"{first.contract.name} {first.file_name}{more}"
+
+
+def extract_segment(ctx: ExtractContext, segment: Segment) -> list[FileDone]:
+    """Decode a segment's files; the rows of every new version among them are written together,
+    into one raw file, each version's rows in a run of their own. Returns what the ledger is to
+    learn of each file (no rows).
+
+    The raw file and its rename are durable before it returns, so the ledger, written by the
+    process that holds it once the result is back, never names a file a crash could lose, wherever
+    it was written (a thread, a process, a Dask worker)."""
+    done: list[FileDone] = []
     written: list[tuple[int, pa.Table]] = []
-    for task in tasks:
+    for task in segment.files:
         d, table = _process(ctx, task)
         if table is not None:
             written.append((len(done), table))
         done.append(d)
     # one raw file per schema: the contract's, and each file with columns the contract does not know
-    # (schema drift) in a file of its own
+    # (schema drift) in a file of its own; durable before this returns (the ledger names it next)
     by_schema: dict[pa.Schema, list[tuple[int, pa.Table]]] = {}
     for i, table in written:
         by_schema.setdefault(table.schema, []).append((i, table))
     for group in by_schema.values():
         batches = [(done[i].result.file_name, str(done[i].result.checksum)) for i, _ in group]
-        path = segment_path(ctx.dirs, tasks[0].file.contract, batches)
-        # made durable with others before the ledger names it (`DurableWrites`)
-        write_parquet_atomic(pa.concat_tables([t for _, t in group]), path, sync="later")
+        path = segment_path(ctx.dirs, segment.files[0].file.contract, batches)
+        write_parquet_atomic(pa.concat_tables([t for _, t in group]), path, sync="file_and_folder")
         for i, _ in group:
             done[i] = done[i].placed(str(path))
     return done
+
+
+@dataclass(frozen=True)
+class FeedSegments:
+    """A feed's segments of one run: extraction's unit of work (one task run), sent as plain data
+    to wherever the run's task runner puts it. A unit per feed, not per segment: a task run in
+    another process costs Prefect ~0.3 s of its own (measured: docs/decisions/0001-task-runners.md),
+    more than a segment's work."""
+
+    segments: tuple[Segment, ...]
+
+    @property
+    def feed(self) -> str:
+        return self.segments[0].files[0].file.contract.name
+
+    @property
+    def size(self) -> int:
+        return sum(s.size for s in self.segments)
+
+    @property
+    def label(self) -> str:
+        files = sum(len(s.files) for s in self.segments)
+        return f"{self.feed} ({files} file{'s' if files != 1 else ''}, {len(self.segments)} raw)"
+
+
+def extract_feed(ctx: ExtractContext, unit: FeedSegments) -> list[FileDone]:
+    """A feed's segments, one after the other (`extract_segment`): what the ledger is to learn."""
+    return [done for segment in unit.segments for done in extract_segment(ctx, segment)]
 
 
 # -- the run ---------------------------------------------------------------------------------------
@@ -219,177 +265,170 @@ def _known_versions(ledger: Ledger) -> dict[tuple[str, str, str], list[Batch]]:
     return versions
 
 
-def _segments(tasks: list[_Task]) -> list[list[_Task]]:
+def _segments(tasks: list[_Task]) -> list[Segment]:
     """The tasks in segments: consecutive files of one feed (by name, so by date), at most
     `SEGMENT_FILES` files and `SEGMENT_BYTES` delivered bytes each; biggest segments first, so that
-    the helpers or threads stay busy to the end.
+    the workers stay busy to the end.
 
     A segment's new versions become one raw file: a year's 4,064 files as a few hundred, which the
     extraction writes, the gate reads and dbt's staging reads once each (architecture.md)."""
     by_feed: dict[str, list[_Task]] = defaultdict(list)
     for task in tasks:
         by_feed[task.file.contract.name].append(task)
-    segments: list[list[_Task]] = []
+    segments: list[Segment] = []
     for feed_tasks in by_feed.values():
         segment: list[_Task] = []
         size = 0
         for task in sorted(feed_tasks, key=lambda t: t.file.file_name):
             if segment and (len(segment) >= SEGMENT_FILES or size + task.file.size > SEGMENT_BYTES):
-                segments.append(segment)
+                segments.append(Segment(tuple(segment)))
                 segment, size = [], 0
             segment.append(task)
             size += task.file.size
-        segments.append(segment)
-    return sorted(segments, key=lambda seg: -sum(t.file.size for t in seg))
+        segments.append(Segment(tuple(segment)))
+    return sorted(segments, key=lambda seg: -seg.size)
 
 
-def _run(ctx: _Context, ledger: Ledger, tasks: list[_Task], workers: int,
-         helpers: Helpers | None = None) -> list[FileResult]:
-    """Process the tasks in segments (`_segments`) on the helpers' processes or on a thread pool;
-    write ledger entries in batches as results come in.
+@dataclass(frozen=True)
+class Plan:
+    """What an extraction is to do: each feed's segments to decode and write (a unit of work for a
+    worker: `extract_feed`, biggest first, so that the workers finish together), and what it already
+    knows without them (unmatched, unchanged and deferred files)."""
 
-    Raw files are written without a sync of their own; before a ledger transaction records new ones,
-    they and the renames that put them in place are made durable together (`DurableWrites`): the
-    ledger never names a raw batch a crash could lose."""
-    results: list[FileResult] = []
-    adds: list[Batch] = []
-    updates: list[tuple[str, dict[str, Any]]] = []
-
-    def flush() -> None:
-        written.sync()
-        ledger.add_many(adds)
-        ledger.update_many(updates)
-        adds.clear()
-        updates.clear()
-
-    def record(done: _Done) -> None:
-        if done.result.outcome == "extracted" and done.result.raw_path:   # its raw file is new
-            written.add(Path(done.result.raw_path))
-        results.append(done.result)
-        if done.add is not None:
-            adds.append(done.add)
-        if done.update is not None:
-            updates.append(done.update)
-        if done.result.outcome == "failed":
-            log.warning("extract failed: %s", done.result.reason)
-        if len(adds) + len(updates) >= _FLUSH_EVERY:
-            flush()
-
-    segments = _segments(tasks)
-    with DurableWrites(ctx.dirs.raw) as written:   # the raw files written since the last transaction
-        try:
-            if helpers is not None and len(tasks) > 1:
-                segments = _in_processes(ctx, segments, helpers, record)
-            if workers <= 1 or len(segments) <= 1:
-                for segment in segments:
-                    for done in _process_segment(ctx, segment):
-                        record(done)
-            elif segments:
-                with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="extract") as pool:
-                    queue = iter(segments)
-                    running: set[Future[list[_Done]]] = set()
-                    for segment in queue:  # keep a bounded number of segments in flight (memory)
-                        running.add(pool.submit(_process_segment, ctx, segment))
-                        if len(running) >= workers * 2:
-                            break
-                    while running:
-                        finished, running = wait(running, return_when=FIRST_COMPLETED)
-                        for fut in finished:
-                            for done in fut.result():
-                                record(done)
-                            nxt = next(queue, None)
-                            if nxt is not None:
-                                running.add(pool.submit(_process_segment, ctx, nxt))
-        finally:
-            flush()  # what was written to raw/ is in the ledger even when a later file errs
-        return results
+    context: ExtractContext
+    units: list[FeedSegments]
+    report: ExtractReport
 
 
-def _in_processes(ctx: _Context, segments: list[list[_Task]], helpers: Helpers, record: Callable[[_Done], None]
-                  ) -> list[list[_Task]]:
-    """Process the segments on the helpers, one per call; the segments left undone if they died.
-
-    A segment a dying helper was writing is simply done again: its raw file is written atomically
-    under a name its batches give it, and only the run's process writes the ledger."""
-    queue = deque(segments)
-    running: dict[Future[list[_Done]], list[_Task]] = {}
-    segment: list[_Task] = []
-    try:
-        while queue or running:
-            while queue and len(running) < 2 * helpers.processes:   # a bounded number in flight (memory)
-                segment = queue.popleft()
-                running[helpers.submit(_process_segment, ctx, segment)] = segment
-                segment = []
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
-            for fut in finished:
-                segment = running.pop(fut)
-                for done in fut.result():
-                    record(done)
-                segment = []
-    except BrokenProcessPool:
-        left = ([segment] if segment else []) + list(running.values()) + list(queue)
-        log.warning("a helper process died during extraction: its %d file(s) not yet done are extracted "
-                    "in the run's process", sum(len(seg) for seg in left))
-        return left
-    return []
-
-
-def extract(dirs: DataDirs, dates: Iterable[dt.date] | None = None, *, today: dt.date | None = None,
-            contracts: tuple[FeedContract, ...] | None = None, ledger: Ledger | None = None,
-            workers: int | None = None, helpers: Helpers | None = None) -> ExtractReport:
-    """Extract the landing files of `dates`, plus every new or changed file dated up to max(dates).
-
-    dates=None takes every file. `today` (default: today in Asia/Seoul) bounds business dates: a file
-    dated later fails. Bad files are recorded as `failed` batches, never raised; I/O errors on the
-    landing or raw zone are raised (the run can be retried: extraction is idempotent). `ledger`: the
-    caller's open ledger (left open), else dirs.ledger_path is opened and closed. `workers`: threads
-    over files (default: the CPU count, at most 8). `helpers`: a backfill's processes
-    (`panro.helpers`), which decode local landing files instead of threads; files a dead helper
-    left undone go to the threads.
-    """
-    started = time.perf_counter()
+def plan(dirs: DataDirs, dates: Iterable[dt.date] | None, ledger: Ledger, *, today: dt.date | None = None,
+         contracts: tuple[FeedContract, ...] | None = None) -> Plan:
+    """Discover the landing files and select those to decode: the files of `dates`, plus every new or
+    changed file dated up to max(dates) (dates=None: every file). Reads the ledger, writes nothing."""
     wanted = None if dates is None else set(dates)
     if wanted is not None and not wanted:
         raise ValueError("extract() got no dates; pass dates=None to take every file")
     horizon = max(wanted) if wanted else None
     contracts = contracts if contracts is not None else load_contracts()
     fs, root = open_landing(dirs.landing_url)
-    ctx = _Context(dirs=dirs, fs=fs, today=today or today_kst(), loaded_at=now_utc())
+    ctx = ExtractContext(dirs=dirs, fs=fs, today=today or today_kst(), loaded_at=now_utc())
+    found, unmatched = discover(fs, root, contracts)
+    report = ExtractReport()
+    for u in unmatched:
+        log.warning("landing file fits no contract: %s", u.reason)
+        report.files.append(FileResult(u.partner, u.feed, u.file_name, None, "unmatched", reason=u.reason))
+    known = _known_versions(ledger)
+    tasks: list[_Task] = []
+    for f in found:
+        day = f.business_date
+        if horizon is not None and day is not None and day > horizon:
+            report.deferred += 1
+            continue
+        versions = known.get(f.key, [])
+        latest = versions[-1] if versions else None
+        if latest is not None and same_stat(latest, f.size, f.mtime) and not _heals(latest, ctx.today):
+            if wanted is None or day in wanted:
+                report.files.append(FileResult(
+                    f.partner, f.feed, f.file_name, day, "unchanged", latest.batch_id,
+                    latest.rows_delivered, latest.reason if latest.status == "failed" else None,
+                    latest.checksum, latest.raw_path))
+            continue
+        tasks.append(_Task(f, tuple(versions)))
+    by_feed: dict[str, list[Segment]] = defaultdict(list)
+    for segment in _segments(tasks):
+        by_feed[segment.files[0].file.contract.name].append(segment)
+    units = [FeedSegments(tuple(sorted(segs, key=lambda s: s.files[0].file.file_name))) for segs in by_feed.values()]
+    return Plan(ctx, sorted(units, key=lambda u: -u.size), report)
+
+
+class Recorder:
+    """Takes the units' results in as they come back, in the process that holds the ledger:
+    writes its entries in transactions of up to `_FLUSH_EVERY` (each raw file they name is durable
+    already: `extract_segment`), and the rest when closed, even after an error."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self.results: list[FileResult] = []
+        self._adds: list[Batch] = []
+        self._updates: list[tuple[str, dict[str, Any]]] = []
+
+    def record(self, done: list[FileDone]) -> None:
+        for d in done:
+            self.results.append(d.result)
+            if d.add is not None:
+                self._adds.append(d.add)
+            if d.update is not None:
+                self._updates.append(d.update)
+            if d.result.outcome == "failed":
+                log.warning("extract failed: %s", d.result.reason)
+        if len(self._adds) + len(self._updates) >= _FLUSH_EVERY:
+            self.flush()
+
+    def flush(self) -> None:
+        self.ledger.add_many(self._adds)
+        self.ledger.update_many(self._updates)
+        self._adds.clear()
+        self._updates.clear()
+
+    def __enter__(self) -> Recorder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.flush()   # what was written to raw/ is in the ledger even when a later unit failed
+
+
+FeedRunner = Callable[[ExtractContext, list[FeedSegments]], Iterable[list[FileDone]]]
+
+
+def in_threads(workers: int | None = None) -> FeedRunner:
+    """Run the units on a pool of threads of this process (the library's default; a flow maps them
+    over its task runner instead); their results in the order they finish."""
+    def run(ctx: ExtractContext, units: list[FeedSegments]) -> Iterator[list[FileDone]]:
+        n = workers or min(8, os.cpu_count() or 2)
+        if n <= 1 or len(units) <= 1:
+            for unit in units:
+                yield extract_feed(ctx, unit)
+            return
+        with ThreadPoolExecutor(max_workers=n, thread_name_prefix="extract") as pool:
+            futures = [pool.submit(extract_feed, ctx, unit) for unit in units]
+            try:
+                for fut in as_completed(futures):
+                    yield fut.result()
+            finally:
+                for fut in futures:
+                    fut.cancel()
+    return run
+
+
+def extract(dirs: DataDirs, dates: Iterable[dt.date] | None = None, *, today: dt.date | None = None,
+            contracts: tuple[FeedContract, ...] | None = None, ledger: Ledger | None = None,
+            workers: int | None = None, run_feeds: FeedRunner | None = None) -> ExtractReport:
+    """Extract the landing files of `dates`, plus every new or changed file dated up to max(dates).
+
+    dates=None takes every file. `today` (default: today in Asia/Seoul) bounds business dates: a file
+    dated later fails. Bad files are recorded as `failed` batches, never raised; I/O errors on the
+    landing or raw zone are raised (the run can be retried: extraction is idempotent). `ledger`: the
+    caller's open ledger (left open), else dirs.ledger_path is opened and closed. `run_feeds`:
+    where each feed's segments are decoded and written (default: `in_threads(workers)`, threads
+    over feeds, the CPU count at most 8); the ledger is written here, as their results come back.
+    """
+    started = time.perf_counter()
     own_ledger = ledger is None
     ledger = ledger if ledger is not None else Ledger(dirs.ledger_path)
     try:
-        found, unmatched = discover(fs, root, contracts)
-        report = ExtractReport()
-        for u in unmatched:
-            log.warning("landing file fits no contract: %s", u.reason)
-            report.files.append(FileResult(u.partner, u.feed, u.file_name, None, "unmatched", reason=u.reason))
-        known = _known_versions(ledger)
-        tasks: list[_Task] = []
-        for f in found:
-            day = f.business_date
-            if horizon is not None and day is not None and day > horizon:
-                report.deferred += 1
-                continue
-            versions = known.get(f.key, [])
-            latest = versions[-1] if versions else None
-            if latest is not None and same_stat(latest, f.size, f.mtime) and not _heals(latest, ctx.today):
-                if wanted is None or day in wanted:
-                    report.files.append(FileResult(
-                        f.partner, f.feed, f.file_name, day, "unchanged", latest.batch_id,
-                        latest.rows_delivered, latest.reason if latest.status == "failed" else None,
-                        latest.checksum, latest.raw_path))
-                continue
-            tasks.append(_Task(f, tuple(versions)))
-        local = "file" in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,))
-        report.files.extend(_run(ctx, ledger, tasks, workers or min(8, os.cpu_count() or 2),
-                                 helpers if local else None))
+        work = plan(dirs, dates, ledger, today=today, contracts=contracts)
+        runner = run_feeds or in_threads(workers)
+        with Recorder(ledger) as recorder:
+            if work.units:
+                for done in runner(work.context, work.units):
+                    recorder.record(done)
     finally:
         if own_ledger:
             ledger.close()
+    report = work.report
+    report.files.extend(recorder.results)
     order = {"unmatched": 0}
     report.files.sort(key=lambda r: (order.get(r.outcome, 1), r.partner, r.feed,
                                      r.business_date or dt.date.min, r.file_name))
     report.seconds = time.perf_counter() - started
     log.info("extract: %s", report.summary())
     return report
-

@@ -13,8 +13,8 @@ Modules:
 - `docs`: a run's Data Docs (`<data>/reports/data_docs/`), the project's own offline pages over the
   stored results, as a job of plain data any process can render.
 - `wap`: `audit()` — one GX validation per feed and run over the union of the feed's pending batches,
-  failures attributed to batches and rows by position; decisions; publishing; the ledger. A
-  backfill's feeds are checked in its helper processes (`panro.helpers`).
+  failures attributed to batches and rows by position; decisions; publishing; the ledger. Each
+  feed's check (`wap.check`) is a unit of work a flow maps over its task runner.
 - `state`: `published_state()` — what the published zone holds, and any disagreement with the ledger.
 The quarantine folders and `panro quarantine list | show | release` live in `panro.quarantine`.
 
@@ -51,10 +51,8 @@ def import_in_background() -> threading.Thread:
         import contextlib
         import importlib
 
-        from panro.memory import long_lived
-
         def load() -> None:
-            with contextlib.suppress(Exception), long_lived():
+            with contextlib.suppress(Exception):
                 importlib.import_module("panro.gate.gx")   # Great Expectations
                 importlib.import_module("panro.gate.wap")
 

@@ -10,7 +10,8 @@ run, where `<file>` is the first delivered file checked, `+N` when N more were c
 A run's validation results are on disk (`<data>/state/gx_validations/`) by the time its checks end,
 whichever process ran them, each with the files, business dates and rows it covered (`panro.gate.gx`).
 The job is plain data (the run's name and time, and the suite and label of every result), so the run's
-process can hold it, or hand it to a thread or to a helper process; rendering needs no GX. Every value
+process can hold it, or hand it to a task (a thread, another process, a Dask worker); rendering needs
+no GX. Every value
 on a page is HTML-escaped (a partner can deliver `<script>` as a value); personal-data columns' samples
 were never stored.
 """

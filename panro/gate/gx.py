@@ -1,5 +1,5 @@
-"""Great Expectations, set up the way the gate runs it: one ephemeral context per run in each process
-that validates (the run's own, or a backfill's helpers: `panro.helpers`), nothing in the repo.
+"""Great Expectations, set up the way the gate runs it: an ephemeral context for each feed's check,
+in whichever process runs it (`panro.gate.wap.check`), nothing in the repo.
 
 - Context: ephemeral (in-memory suites), analytics and progress bars off. Validation results are kept
   in `<data>/state/gx_validations/`, under the run's name and time whichever process stored them, each
@@ -14,6 +14,7 @@ that validates (the run's own, or a backfill's helpers: `panro.helpers`), nothin
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import threading
@@ -25,7 +26,6 @@ import great_expectations as gx
 import great_expectations.execution_engine.pandas_execution_engine as _gx_pandas
 import pandas as pd
 from great_expectations.core.run_identifier import RunIdentifier
-from great_expectations.data_context.data_context.context_factory import project_manager
 from great_expectations.data_context.types.base import DataContextConfig, ProgressBarsConfig
 from great_expectations.data_context.types.resource_identifiers import (
     ExpectationSuiteIdentifier,
@@ -217,12 +217,16 @@ class GxRun:
             return dict(self._items), list(self._stored)
 
     def close(self) -> None:
-        """Let go of the context. GX keeps the last one process-wide, and with it every data source's
-        last batch: after a backfill's gate, a gigabyte of frames nobody reads any more."""
-        self._assets.clear()
-        self._suites.clear()
-        self._items.clear()
-        project_manager.set_project(None)
+        """Let go of the context's frames. GX keeps the last context made in a process as the
+        process's current one (other threads may be validating with theirs: it stays), and with it
+        each data source's last batch: its data sources are deleted, and their frames with them."""
+        with self._lock:
+            for asset in list(self._assets):
+                with contextlib.suppress(Exception):   # already gone: nothing held
+                    self.context.data_sources.delete(f"panro-{asset}")
+            self._assets.clear()
+            self._suites.clear()
+            self._items.clear()
 
 
 def result_key(run_id: RunIdentifier, suite_name: str, label: str) -> ValidationResultIdentifier:

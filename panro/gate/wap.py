@@ -16,10 +16,11 @@ expectation that found some is run again for their positions in the frame (`GxRu
 each batch's rows are contiguous, positions map to batches with one `searchsorted`, and to rows
 through `_row_number`.
 
-Feeds are checked on two lanes, biggest first: two threads of the run's process, or, in a backfill,
-the run's helper processes (`panro.helpers`: GX holds the GIL, so one process validates on
-about one core). Either way a feed's check returns each batch on its own — its failures at
-positions in the batch — and the run's process decides and publishes.
+A feed's check is a unit of work of its own (`check`: a feed's pending batches in, each batch's
+failures at positions in the batch out, no rows), which runs wherever the caller sends it: two
+threads of this process by default (`in_threads`), or the flow's task runner (threads, processes,
+a Dask cluster: flows/pipeline.py). The process that holds the ledger decides and publishes each
+feed as its check comes back.
 
 Decisions (rule 2): a failed critical `batch` expectation holds the batch; critical `row` expectations
 reject the rows they flag when those are at most the contract's `row_tolerance` of the batch, and hold
@@ -39,10 +40,10 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from functools import lru_cache, partial
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
@@ -68,13 +69,11 @@ from panro.contracts import FeedContract, load_contracts
 from panro.gate.docs import DocsJob
 from panro.gate.state import write_index
 from panro.gate.suites import load_suite, suite_name
-from panro.helpers import HelperDied
 from panro.ledger import Batch, Ledger, now_utc
 from panro.settings import KST_TZ, DataDirs
 
 if TYPE_CHECKING:
     from panro.gate.gx import GxRun
-    from panro.helpers import Helpers
 
 log = logging.getLogger("panro.gate")
 
@@ -164,21 +163,16 @@ class GateReport:
     data_docs: Path | None
     timings: dict[str, float] = field(default_factory=dict)
     docs_job: DocsJob | None = field(default=None, repr=False)   # Data Docs still to render (docs="later")
-    # a helper rendering them already (a backfill's): the index, or None if it could not
-    docs_rendered: Callable[[], Path | None] | None = field(default=None, repr=False)
 
     def render_docs_in_background(self) -> threading.Thread | None:
-        """Render the Data Docs left for later on a thread of their own (join it before reporting):
-        wait for the helper rendering them, or render them here if none does or it could not."""
+        """Render the Data Docs left for later on a thread of their own (join it before reporting)."""
         job, self.docs_job = self.docs_job, None
-        rendered, self.docs_rendered = self.docs_rendered, None
         if job is None:
             return None
 
         def render() -> None:
             try:
-                if rendered is None or rendered() is None:
-                    job.build()
+                job.build()
             except Exception as e:  # a report, not data: the run goes on, the failure is logged
                 log.error("could not build the GX Data Docs: %s: %s", type(e).__name__, e)
 
@@ -404,7 +398,7 @@ def _chunks(members: list[_Audit], limit: int) -> list[list[_Audit]]:
 @dataclass(frozen=True)
 class FeedJob:
     """One feed's pending batches and what checking them needs from the run's ledger: everything a
-    process other than the run's needs to check them (`panro.helpers`)."""
+    worker other than the run's process needs to check them (`check`), as plain data."""
 
     contract: FeedContract
     batches: tuple[Batch, ...]
@@ -431,6 +425,69 @@ def check_feed(gxr: GxRun, con: duckdb.DuckDBPyConnection, job: FeedJob) -> list
     return audits
 
 
+@dataclass(frozen=True)
+class CheckRun:
+    """What every feed check of one gate run shares: plain data, sent along with each."""
+
+    dirs: DataDirs
+    run_id: str
+    run_time: dt.datetime     # GX's key for the run's results, in whichever process validates
+    keep_results: bool        # store the results for the Data Docs (not in a dry run)
+
+
+@dataclass
+class FeedCheck:
+    """One feed checked: each batch's audit (failures at positions in the batch, personal data in
+    samples masked, no rows), and what its validations stored for the run's Data Docs."""
+
+    feed: str
+    audits: list[_Audit]
+    suites: dict[str, list[dict[str, Any]]]
+    results: list[tuple[str, str]]     # (suite, label) of each result stored
+    seconds: float
+
+
+def check(run: CheckRun, job: FeedJob) -> FeedCheck:
+    """Check one feed's pending batches, in whichever process runs it (a thread of the run's, a
+    worker of a process pool or a Dask cluster). It needs the raw zone and the state folder (where
+    GX stores the results) at the same paths as the run; its GX context is its own, made for it
+    (a few milliseconds) and let go after it, with the frames it validated."""
+    from panro.gate.gx import GxRun
+
+    started = time.perf_counter()
+    gxr = GxRun(run.dirs, run.run_id, keep_results=run.keep_results, run_time=run.run_time)
+    con = duckdb.connect()
+    try:
+        con.execute("set TimeZone = 'UTC'")
+        audits = check_feed(gxr, con, job)
+        suites, results = gxr.stored()
+    finally:
+        con.close()
+        gxr.close()
+    for a in audits:
+        a.table = None    # the run's process reads again the few batches whose rows it needs
+    return FeedCheck(job.contract.name, audits, suites, results, round(time.perf_counter() - started, 3))
+
+
+FeedChecker = Callable[[CheckRun, list[FeedJob]], Iterable[FeedCheck]]
+
+
+def in_threads(threads: int | None = None) -> FeedChecker:
+    """Check feeds on threads of this process (the library's default; a flow maps `check` over its
+    task runner instead); each feed as soon as it is checked. GX's bookkeeping holds the GIL: a
+    second thread fills the first one's gaps (DuckDB's reads, Arrow's and NumPy's kernels)."""
+    def run(check_run: CheckRun, jobs: list[FeedJob]) -> Iterator[FeedCheck]:
+        with ThreadPoolExecutor(max(1, threads or AUDIT_THREADS), thread_name_prefix="gate") as pool:
+            futures = [pool.submit(check, check_run, job) for job in jobs]
+            try:
+                for fut in as_completed(futures):
+                    yield fut.result()
+            finally:
+                for fut in futures:
+                    fut.cancel()
+    return run
+
+
 def _detach(a: _Audit) -> None:
     """From the frame a batch was validated in to the batch itself: positions count from its first row."""
     if a.table is not None:
@@ -442,9 +499,9 @@ def _detach(a: _Audit) -> None:
 
 
 def _read_rows(a: _Audit) -> None:
-    """The rows of a batch checked in another process, read again from its raw file (in its row order)
-    where the gate needs them: to hold it, to keep its rejected rows apart, or to publish it in the
-    contract's schema."""
+    """The rows of a checked batch (a check sends back none), read again from its raw file (in its row
+    order) where the gate needs them: to hold it, to keep its rejected rows apart, or to publish it in
+    the contract's schema."""
     if a.table is None and a.schema is not None:
         a.table = read_batch(str(a.batch.raw_path), a.batch.batch_id).cast(a.schema)
 
@@ -835,15 +892,16 @@ def _published_history(ledger: Ledger, contract: FeedContract) -> dict[dt.date, 
 def audit(dirs: DataDirs, ledger: Ledger, *, run_id: str, contracts: tuple[FeedContract, ...] | None = None,
           batch_ids: list[str] | None = None, decided_by: str = "gate", reason: str | None = None,
           today: dt.date | None = None, dry_run: bool = False, docs: Literal["now", "later"] = "now",
-          helper: Helpers | None = None) -> GateReport:
+          check_feeds: FeedChecker | None = None) -> GateReport:
     """Audit every `extracted` batch (or only `batch_ids`): publish, reject rows, or quarantine.
 
     Returns the per-batch outcomes with reconciliation totals; Data Docs are built once, at the end,
     into `dirs.reports / "data_docs"` — or, with docs="later", left to the caller
-    (`GateReport.render_docs_in_background`). Other partners' batches go on whatever one batch does.
-    `dry_run`: decide only — nothing is published, held, recorded in the ledger or stored.
-    `helper`: processes that check feeds instead of this one's threads (`panro.helpers`, a
-    backfill's); the decisions are the same with or without them.
+    (`GateReport.docs_job`, `GateReport.render_docs_in_background`). Other partners' batches go on
+    whatever one batch does. `dry_run`: decide only — nothing is published, held, recorded in the
+    ledger or stored. `check_feeds`: where the feeds are checked (default: `in_threads()`); the
+    decisions, the publication and the ledger stay in this process, and are the same wherever the
+    checks ran.
     """
     started, clock = now_utc(), time.perf_counter()
     contracts = tuple(contracts or load_contracts())
@@ -859,114 +917,61 @@ def audit(dirs: DataDirs, ledger: Ledger, *, run_id: str, contracts: tuple[FeedC
         if not dry_run:
             write_index(dirs, ledger, contracts)   # as of the ledger, whatever an earlier run was stopped in
         return GateReport(run_id, started, now_utc(), [], None, timings)
-    run_time = now_utc()   # GX's key for the run's results, in whichever process validates
-    docs_job = DocsJob(dirs, run_id, run_time)
-    local: list[GxRun] = []    # this process's GX context, made when a feed is first checked here
-    con = duckdb.connect()
-    con.execute("set TimeZone = 'UTC'")
+    check_run = CheckRun(dirs, run_id, now_utc(), keep_results=not dry_run)
+    docs_job = DocsJob(dirs, run_id, check_run.run_time)
     orphans: list[_Decision] = []  # batches of a feed without a contract
-    taking = threading.Lock()      # the queue of feeds, the Data Docs job
-    making = threading.Lock()      # this process's GX context (its first use imports GX)
-    rendering = None
-    try:
-        by_feed: dict[str, list[Batch]] = defaultdict(list)
-        for b in pending:
-            by_feed[b.feed_name].append(b)
-        jobs: list[FeedJob] = []
-        for feed, batches in by_feed.items():
-            contract = by_name.get(feed)
-            if contract is None:
-                for b in batches:
-                    orphan = _Audit(b, _orphan_contract(b), rows=b.rows_delivered or 0)
-                    orphan.fatal.append(f"no contract for feed {feed}")
-                    orphans.append(_Decision(orphan, "quarantined", np.zeros(0, np.int64),
-                                             [f"{feed} {b.file_name} — no contract for feed {feed}"], []))
-                continue
-            jobs.append(FeedJob(contract, tuple(batches), _published_history(ledger, contract), today,
-                                MAX_ROWS_PER_VALIDATION))
-        # biggest feeds first, so the lanes finish together
-        queue = sorted(jobs, key=lambda j: -j.rows)
+    by_feed: dict[str, list[Batch]] = defaultdict(list)
+    for b in pending:
+        by_feed[b.feed_name].append(b)
+    jobs: list[FeedJob] = []
+    for feed, batches in by_feed.items():
+        contract = by_name.get(feed)
+        if contract is None:
+            for b in batches:
+                orphan = _Audit(b, _orphan_contract(b), rows=b.rows_delivered or 0)
+                orphan.fatal.append(f"no contract for feed {feed}")
+                orphans.append(_Decision(orphan, "quarantined", np.zeros(0, np.int64),
+                                         [f"{feed} {b.file_name} — no contract for feed {feed}"], []))
+            continue
+        jobs.append(FeedJob(contract, tuple(batches), _published_history(ledger, contract), today,
+                            MAX_ROWS_PER_VALIDATION))
+    jobs.sort(key=lambda j: -j.rows)   # biggest feeds first, so the workers finish together
 
-        def here(job: FeedJob) -> list[_Audit]:
-            with making:
-                if not local:
-                    from panro.gate.gx import GxRun
+    def settle(decided: list[_Decision]) -> list[BatchOutcome]:
+        """Publish or hold one feed's decided batches (on the publisher's thread)."""
+        for d in decided:
+            if not d.published_whole:   # held, cut, or published in the contract's schema
+                _read_rows(d.audit)
+        return _apply(dirs, ledger, decided, run_id, decided_by, reason, dry_run=dry_run)
 
-                    local.append(GxRun(dirs, run_id, keep_results=not dry_run, run_time=run_time))
-            return check_feed(local[0], con, job)
-
-        def there(job: FeedJob) -> list[_Audit]:
-            assert helper is not None
-            try:
-                audits, suites, results = helper.check(dirs, run_id, run_time, not dry_run, job)
-            except HelperDied as e:   # the run goes on: this feed, and the helper's next ones, are checked here
-                log.warning("%s; %s is checked in the run's process", e, job.contract.name)
-                return here(job)
-            with taking:
-                docs_job.add(suites, results)
-            return audits
-
-        def settle(decided: list[_Decision]) -> list[BatchOutcome]:
-            """Publish or hold one feed's decided batches (on the publisher's thread)."""
-            for d in decided:
-                if not d.published_whole:   # held, cut, or published in the contract's schema
-                    _read_rows(d.audit)
-            return _apply(dirs, ledger, decided, run_id, decided_by, reason, dry_run=dry_run)
-
-        def lane(check: Callable[[FeedJob], list[_Audit]]) -> None:
-            while True:
-                with taking:
-                    if not queue:
-                        return
-                    job = queue.pop(0)
-                t = time.perf_counter()
-                audits = check(job)
-                timings[job.contract.name] = round(time.perf_counter() - t, 3)
-                settled.append(publisher.submit(settle, [_decide(a) for a in audits]))
-
-        # Two lanes keep both cores busy. In one process, DuckDB's reads and Arrow's and NumPy's
-        # kernels release the GIL but GX's own bookkeeping does not, so a second thread only fills the
-        # first one's gaps; each of the helper's processes is a lane with a GIL of its own.
-        # A feed is published as soon as it is decided, one feed at a time, while the lanes check the
-        # next ones: a backfill's run process would otherwise wait for the helpers, then publish its
-        # 4,000 batches alone (~1.5 s). Every feed's batches are recorded together once in place.
-        helpers = helper.processes if helper is not None else 0
-        lanes = [there] * helpers + [here] * max(0, AUDIT_THREADS - helpers)
-        settled: list[Future[list[BatchOutcome]]] = []
-        with ThreadPoolExecutor(1, thread_name_prefix="gate-publish") as publisher:
-            if orphans:
-                settled.append(publisher.submit(settle, orphans))
-            with ThreadPoolExecutor(len(lanes), thread_name_prefix="gate") as pool:
-                list(pool.map(lane, lanes))
-            if local:
-                docs_job.add(*local[0].stored())
-            if helper is not None and docs_job.results and not dry_run:
-                rendering = helper.render(docs_job)   # while this process publishes, and later dbt builds
-            timings["checks"] = round(time.perf_counter() - clock, 3)
-            t = time.perf_counter()
-            outcomes = sorted((o for f in settled for o in f.result()), key=lambda o: (o.partner, o.feed))
-        if not dry_run:
-            write_index(dirs, ledger, contracts)
-        timings["publish"] = round(time.perf_counter() - t, 3)   # what was left to publish after the checks
-    finally:
-        con.close()
-        for gxr in local:
-            gxr.close()   # whatever happened: GX would keep the frames of the last batches
+    # A feed is published as soon as it is decided, one feed at a time, while the workers check the
+    # next ones: the run's process would otherwise wait for them, then publish a year's 4,000
+    # batches alone (~1.5 s). Every feed's batches are recorded together once in place.
+    settled: list[Future[list[BatchOutcome]]] = []
+    with ThreadPoolExecutor(1, thread_name_prefix="gate-publish") as publisher:
+        if orphans:
+            settled.append(publisher.submit(settle, orphans))
+        if jobs:
+            for checked in (check_feeds or in_threads())(check_run, jobs):
+                timings[checked.feed] = checked.seconds
+                docs_job.add(checked.suites, checked.results)
+                settled.append(publisher.submit(settle, [_decide(a) for a in checked.audits]))
+        timings["checks"] = round(time.perf_counter() - clock, 3)
+        t = time.perf_counter()
+        outcomes = sorted((o for f in settled for o in f.result()), key=lambda o: (o.partner, o.feed))
+    if not dry_run:
+        write_index(dirs, ledger, contracts)
+    timings["publish"] = round(time.perf_counter() - t, 3)   # what was left to publish after the checks
     t = time.perf_counter()
-    index, later, rendered = None, None, None
-    if rendering is not None and helper is not None and docs == "later":   # the caller joins the helper
-        index, later, rendered = dirs.data_docs / "index.html", docs_job, partial(helper.rendered, rendering)
-    else:
-        if rendering is not None and helper is not None:
-            index = helper.rendered(rendering)
-        if index is None and docs_job.results and not dry_run:
-            if docs == "later":
-                index, later = dirs.data_docs / "index.html", docs_job
-            else:
-                index = docs_job.build()
+    index, later = None, None
+    if docs_job.results and not dry_run:
+        if docs == "later":
+            index, later = dirs.data_docs / "index.html", docs_job
+        else:
+            index = docs_job.build()
     timings["data_docs"] = round(time.perf_counter() - t, 3)
     timings["total"] = round(time.perf_counter() - clock, 3)
-    return GateReport(run_id, started, now_utc(), outcomes, index, timings, docs_job=later, docs_rendered=rendered)
+    return GateReport(run_id, started, now_utc(), outcomes, index, timings, docs_job=later)
 
 
 def _orphan_contract(b: Batch) -> FeedContract:
