@@ -7,7 +7,9 @@
   does without xdist. (Not `--dist loadgroup`: with pytest 9.2 it silently stops grouping,
   pytest-dev/pytest-xdist#1386.) Modules that share something expensive share it through the
   session fixtures below, never by relying on running in the same process.
-- **The slow modules start first** (`pytest.mark.slow`), so that the longest work is not left to the end.
+- **The slow modules start first**, so that the longest work is not left to the end: those marked
+  `pytest.mark.slow(minutes=N)` by N, largest first (N: the minutes the module took in a measured
+  run, decision 0030; only their order matters), then those marked `slow`, then the rest.
 - **Each worker is a process of its own**: its own PREFECT_HOME (below), its own Prefect server
   (`prefect_api_url`, tests/support/prefect_server.py), its own temporary folders (`tmp_path`,
   `tmp_path_factory`). A test binds port 0, never a fixed port.
@@ -47,13 +49,17 @@ os.environ.pop("PREFECT_API_URL", None)
 
 @pytest.hookimpl(tryfirst=True)       # after pytest orders by fixture parameters, before xdist sends the ids
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Start with the modules holding slow tests (xdist hands out modules in this order); otherwise keep
-    the collection's order."""
-    slow = {item.path for item in session.items if item.get_closest_marker("slow") is not None}
+    """Start with the slowest modules (xdist hands out modules in this order): those marked
+    `slow(minutes=N)` by N, largest first, then those marked `slow`, then the others, each in the
+    collection's order."""
+    weight: dict[Path, float] = {}
     first_seen: dict[Path, int] = {}
     for item in session.items:
         first_seen.setdefault(item.path, len(first_seen))
-    session.items.sort(key=lambda item: (item.path not in slow, first_seen[item.path]))
+        mark = item.get_closest_marker("slow")
+        if mark is not None:
+            weight[item.path] = max(weight.get(item.path, 0.0), float(mark.kwargs.get("minutes", 0.5)))
+    session.items.sort(key=lambda item: (-weight.get(item.path, 0.0), first_seen[item.path]))
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ import pytest
 
 from panro.generate import generate
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(minutes=20)
 
 PANRO = Path(sys.executable).parent / "panro"
 DAYS = (dt.date(2023, 5, 1), dt.date(2023, 5, 3))

@@ -23,7 +23,7 @@ from panro.ledger import Ledger
 from panro.settings import DataDirs
 from panro.transform import run_dbt
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(minutes=6)
 
 LAST_DAY = dt.date(2023, 12, 31)
 

@@ -16,7 +16,7 @@ import pytest
 
 from panro.article import ARTICLE_2023
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(minutes=12)
 
 PANRO = Path(sys.executable).parent / "panro"
 

@@ -22,6 +22,8 @@ import pytest
 
 from tests.support.marts import marts_of
 
+pytestmark = pytest.mark.slow(minutes=11)
+
 PANRO = Path(sys.executable).parent / "panro"
 START, END = "2023-04-27", "2023-04-30"
 

@@ -27,7 +27,7 @@ from panro.contracts import load_contracts
 from panro.generate import generate
 from tests.support.webhook import Webhook
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(minutes=8)
 
 PANRO = Path(sys.executable).parent / "panro"
 START, END = dt.date(2023, 5, 8), dt.date(2023, 5, 28)

@@ -22,7 +22,7 @@ import pytest
 from tests.support.marts import marts_of
 from tests.support.webhook import Webhook
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(minutes=10)
 
 PANRO = Path(sys.executable).parent / "panro"
 HISTORY = ("2023-04-27", "2023-05-02")

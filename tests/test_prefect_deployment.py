@@ -15,6 +15,8 @@ import yaml
 
 from panro.settings import REPO_ROOT
 
+pytestmark = pytest.mark.slow(minutes=3)
+
 BIN = Path(sys.executable).parent
 
 

@@ -30,7 +30,7 @@ from panro.ledger import Ledger
 from tests.support.landing import SAMPLES, put
 from tests.support.raw import clean_rows
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(minutes=3)
 
 PANRO = Path(sys.executable).parent / "panro"
 SEED = 22
