@@ -230,7 +230,7 @@ def extract_segment(ctx: ExtractContext, segment: Segment) -> list[FileDone]:
 class FeedSegments:
     """A feed's segments of one run: extraction's unit of work (one task run), sent as plain data
     to wherever the run's task runner puts it. A unit per feed, not per segment: a task run in
-    another process costs Prefect ~0.3 s of its own (measured: docs/decisions/0001-task-runners.md),
+    another process costs Prefect ~0.3 s of its own (measured: docs/decisions/0023-task-runners.md),
     more than a segment's work."""
 
     segments: tuple[Segment, ...]
