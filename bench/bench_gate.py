@@ -45,9 +45,9 @@ if str(REPO) not in sys.path:
 
 import duckdb  # noqa: E402
 
-from panro.contracts import FeedContract, load_contracts  # noqa: E402
+from panro.domain.contracts import FeedContract, load_contracts  # noqa: E402
 from panro.gate.suites import load_suite  # noqa: E402
-from panro.ledger import Ledger  # noqa: E402
+from panro.lake.ledger import Ledger  # noqa: E402
 from panro.settings import DataDirs  # noqa: E402
 from tests.support.elsewhere import checks_in, processes  # noqa: E402
 
@@ -219,7 +219,7 @@ def inject_defects(root: Path, every: int = 40, rows: int = 3) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from panro.contracts import contract_for
+    from panro.domain.contracts import contract_for
 
     dirs = DataDirs.from_env(root)
     with Ledger(dirs.ledger_path) as ledger:

@@ -30,17 +30,23 @@ from prefect.states import Failed
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
-from panro import dbt_failures, engines, faults, feed_alerts, freshness, gate, notify, report, transform
+from panro import gate
 from panro.extract.extract import ExtractContext, FeedSegments, FileDone, extract
 from panro.extract.extract import extract_feed as _extract_feed
+from panro.freshness import alerts as feed_alerts
+from panro.freshness import status as freshness
 from panro.gate.docs import DocsJob
 from panro.gate.wap import CheckRun, FeedCheck, FeedJob
 from panro.gate.wap import check as _check_feed
-from panro.ledger import Ledger
-from panro.outcome import RunOutcome, batches_touched_since, describe, schema_drift
-from panro.publish import publish
-from panro.runlock import run_lock
+from panro.lake.ledger import Ledger
+from panro.publish.warehouse import publish
+from panro.report import html as report
+from panro.report.outcome import RunOutcome, batches_touched_since, describe, schema_drift
+from panro.runtime import engines, faults, notify
+from panro.runtime.runlock import run_lock
 from panro.settings import DataDirs
+from panro.transform import build as transform
+from panro.transform import failures as dbt_failures
 
 KST = dt.timezone(dt.timedelta(hours=9), "KST")
 T = TypeVar("T")
@@ -87,7 +93,7 @@ def _timed(timings: dict[str, float], name: str, fn: Callable[[], T]) -> T:
         timings[name] = round(time.perf_counter() - t0, 2)
 
 
-# -- the units of work: mapped over the run's task runner (panro.engines) --------------------------
+# -- the units of work: mapped over the run's task runner (panro.runtime.engines) --------------------------
 # Each takes and returns plain data; the ledger, the decisions and the publication stay in the flow.
 
 @task(name="extract", task_run_name="extract {unit.label}", cache_policy=NO_CACHE, retries=2,
@@ -155,7 +161,7 @@ def feed_freshness(dirs: DataDirs, ledger: Ledger, run_date: dt.date) -> list[di
 @task(name="transform", cache_policy=NO_CACHE, timeout_seconds=3600)
 def build_marts(dirs: DataDirs) -> Any:
     """dbt build (models and data tests) into the private work warehouse: incremental, or in full
-    after the dbt project changed (panro.transform.build_for_run), with dbt's runner in this process.
+    after the dbt project changed (panro.transform.build.build_for_run), with dbt's runner in this process.
 
     dbt's unit tests check the SQL logic, not the night's data: they run in the test suite, not here."""
     log = get_run_logger()
@@ -306,7 +312,7 @@ def nightly(run_date: str | None = None, data_dir: str | None = None, landing: s
     """The nightly job for business date `run_date` (default: yesterday in KST), plus late files.
 
     `dask_address` (else PANRO_DASK_ADDRESS): extract and check on that Dask cluster; `engine`
-    (else PANRO_ENGINE): `threads` (the default) or `processes` on this machine (panro.engines).
+    (else PANRO_ENGINE): `threads` (the default) or `processes` on this machine (panro.runtime.engines).
     `fail_on_overdue`: a feed overdue fails the flow run (exit status 2 on the command line)."""
     day = dt.date.fromisoformat(run_date) if run_date else yesterday_kst()
     outcome = run_pipeline(_dirs(data_dir, landing), [day], "nightly", dask_address=dask_address, engine=engine,

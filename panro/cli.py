@@ -117,7 +117,7 @@ def _run_flow(fn_name: str, dirs: DataDirs, **params: object) -> int:
 
     On the Prefect server `PREFECT_API_URL` names, else on Prefect's own temporary server, which
     starts with the flow and stops with this process."""
-    from panro.runlock import RunInProgress
+    from panro.runtime.runlock import RunInProgress
 
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "ERROR")  # the CLI prints its own summary and held-back lines
     # the agency's pipeline does not phone home: no Prefect, dbt or GX usage statistics
@@ -145,7 +145,7 @@ def _run_flow(fn_name: str, dirs: DataDirs, **params: object) -> int:
         print(f"panro: the run failed and published nothing new: {type(e).__name__}: {e}", file=sys.stderr)
         _print_dbt_failures(getattr(e, "failed", []))
         return EXIT_FAILED
-    from panro.outcome import describe
+    from panro.report.outcome import describe
 
     for b in result["held_back"]:
         line = describe(b["partner"], b["feed"], b["file_name"], b["status"], b["reason"])
@@ -164,7 +164,7 @@ def _run_flow(fn_name: str, dirs: DataDirs, **params: object) -> int:
 
 def _print_feeds(result: dict) -> None:
     """Told, not discovered: overdue feeds, figures not complete through the run's date, new columns."""
-    from panro import feed_report
+    from panro.freshness import report as feed_report
 
     for f in result.get("overdue", []):
         print(f"overdue: {feed_report.overdue_line(f)}", file=sys.stderr)
@@ -220,7 +220,7 @@ def _quarantine(args: argparse.Namespace, dirs: DataDirs) -> int:
 
 
 def _export(args: argparse.Namespace, dirs: DataDirs) -> int:
-    from panro.export import ExportError, export
+    from panro.publish.export import ExportError, export
 
     try:
         written = export(dirs, args.format, args.out, args.tables)
@@ -233,8 +233,9 @@ def _export(args: argparse.Namespace, dirs: DataDirs) -> int:
 
 
 def _demo(args: argparse.Namespace, dirs: DataDirs) -> int:
-    from panro import article, report
+    from panro.domain import article
     from panro.generate import generate
+    from panro.report import html as report
 
     landing = Path(dirs.landing_url)
     if not any(landing.glob("*/*/*")):

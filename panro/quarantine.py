@@ -22,7 +22,7 @@ the rejected rows), `released` (re-audited and published), `accepted` (published
 `superseded` (a newer version of the same file was published).
 
 A published batch can be held by a person (`hold`): when dbt's data tests find its rows wrong together
-with other batches' (panro.dbt_failures names it), holding it lets the next run publish everything
+with other batches' (panro.transform.failures names it), holding it lets the next run publish everything
 else. It is then held like any other, and `release` puts it through again.
 """
 
@@ -42,11 +42,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from panro.batches import published_path, raw_schema, read_batch, write_parquet_atomic
-from panro.contracts import FeedContract, contract_for
+from panro.domain.contracts import FeedContract, contract_for
 from panro.gate.state import write_index
-from panro.ledger import Batch, Ledger, now_utc
-from panro.runlock import RunInProgress, run_lock
+from panro.lake.batches import published_path, raw_schema, read_batch, write_parquet_atomic
+from panro.lake.ledger import Batch, Ledger, now_utc
+from panro.runtime.runlock import RunInProgress, run_lock
 from panro.settings import DataDirs
 
 MANIFEST_FILE = "batch.json"

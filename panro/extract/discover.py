@@ -18,7 +18,7 @@ from typing import Any
 import fsspec
 from fsspec import AbstractFileSystem
 
-from panro.contracts import FeedContract
+from panro.domain.contracts import FeedContract
 
 log = logging.getLogger("panro.extract")
 _EXAMPLE_DAY = dt.date(2023, 5, 1)

@@ -24,9 +24,9 @@ from pathlib import Path
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from panro.batches import INDEX_FILE, SCHEMA_FILE, published_dir, published_path, write_published_index
-from panro.contracts import FeedContract, load_contracts
-from panro.ledger import Batch, Ledger
+from panro.domain.contracts import FeedContract, load_contracts
+from panro.lake.batches import INDEX_FILE, SCHEMA_FILE, published_dir, published_path, write_published_index
+from panro.lake.ledger import Batch, Ledger
 from panro.settings import DataDirs
 
 

@@ -56,7 +56,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from panro import quarantine as q
-from panro.batches import (
+from panro.domain.contracts import FeedContract, load_contracts
+from panro.gate.docs import DocsJob
+from panro.gate.state import write_index
+from panro.gate.suites import load_suite, suite_name
+from panro.lake.batches import (
     ensure_published_schemas,
     fsync_path,
     published_dir,
@@ -65,11 +69,7 @@ from panro.batches import (
     read_batch,
     write_parquet_atomic,
 )
-from panro.contracts import FeedContract, load_contracts
-from panro.gate.docs import DocsJob
-from panro.gate.state import write_index
-from panro.gate.suites import load_suite, suite_name
-from panro.ledger import Batch, Ledger, now_utc
+from panro.lake.ledger import Batch, Ledger, now_utc
 from panro.settings import KST_TZ, DataDirs
 
 if TYPE_CHECKING:

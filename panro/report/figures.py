@@ -23,8 +23,8 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
-from panro.batches import INDEX_FILE, SCHEMA_FILE
-from panro.contracts import contract_for
+from panro.domain.contracts import contract_for
+from panro.lake.batches import INDEX_FILE, SCHEMA_FILE
 from panro.settings import DataDirs
 
 # the feed whose published days make each partner's merchant-day sales (metrics.md "Sales")

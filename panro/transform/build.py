@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from panro.batches import ensure_published_schemas
-from panro.contracts import load_contracts
-from panro.freshness import ensure_status
+from panro import settings
+from panro.domain.contracts import load_contracts
+from panro.freshness.status import ensure_status
+from panro.lake.batches import ensure_published_schemas
 from panro.settings import DBT_PROJECT_DIR, DataDirs
 
 # Node statuses that make a run unsuccessful (dbt's RunStatus / TestStatus values).
@@ -43,7 +44,7 @@ class NodeFailure:
     resource_type: str
     status: str
     message: str
-    compiled_code: str | None = None   # a data test's query: its failing rows (panro.dbt_failures)
+    compiled_code: str | None = None   # a data test's query: its failing rows (panro.transform.failures)
     tested_model: str | None = None    # the model a data test is attached to (its name)
     failing_rows: int | None = None    # what the test's query returned
 
@@ -74,17 +75,14 @@ class DbtRun:
         return "\n".join(lines)
 
 
-DBT_THREADS = 2   # models and tests dbt runs at once (profiles.yml: PANRO_DBT_THREADS)
-
-
 def duckdb_threads(cores: int | None = None) -> int:
     """DuckDB's threads under dbt: each of dbt's threads gets its share of the cores, at least one.
 
     DuckDB's thread pool belongs to the database, which dbt's threads share. On 2 cores, two
     queries at a time on one core each built a 2023 backfill's marts in 17–21 s against 20–23 s
-    for the same queries on both cores (bench: architecture.md): less time in DuckDB's parallel
-    operators, and dbt's Python per node overlaps the other thread's query."""
-    return max(1, (cores or os.cpu_count() or 1) // DBT_THREADS)
+    for the same queries on both cores (docs/decisions/0014-duckdb-threads-under-dbt.md): less time
+    in DuckDB's parallel operators, and dbt's Python per node overlaps the other thread's query."""
+    return max(1, (cores or settings.CORES) // settings.DBT_THREADS)
 
 
 def dbt_env(dirs: DataDirs) -> dict[str, str]:
@@ -108,7 +106,7 @@ def dbt_env(dirs: DataDirs) -> dict[str, str]:
         "DBT_LOG_LEVEL_FILE": "info",
         "DBT_USE_COLORS_FILE": "false",
         "DO_NOT_TRACK": "1",
-        "PANRO_DBT_THREADS": str(DBT_THREADS),
+        "PANRO_DBT_THREADS": str(settings.DBT_THREADS),
         "PANRO_DUCKDB_THREADS": str(duckdb_threads()),
     }
 
@@ -186,7 +184,7 @@ def parse_ahead(dirs: DataDirs) -> bool:
     try:
         result, _ = _invoke(dirs, ["parse"])
     except Exception:
-        logging.getLogger("panro.transform").debug("dbt parse ahead of the build failed", exc_info=True)
+        logging.getLogger("panro.transform.build").debug("dbt parse ahead of the build failed", exc_info=True)
         return False
     if result.success and result.result is not None:
         _PARSED[dirs.work] = result.result
@@ -274,7 +272,7 @@ def run_dbt(
         args += ["--vars", json.dumps(vars, default=str)]
     dirs.work_warehouse.parent.mkdir(parents=True, exist_ok=True)
     # every contracted feed must be readable, delivered or not (its zero-row _schema.parquet), and the
-    # feeds' status too (a run writes its own before dbt builds: panro.freshness)
+    # feeds' status too (a run writes its own before dbt builds: panro.freshness.status)
     ensure_published_schemas(dirs, load_contracts())
     ensure_status(dirs)
     result, elapsed = _invoke(dirs, args)

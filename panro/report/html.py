@@ -3,7 +3,7 @@
 The page is Jinja2 templates (`panro/templates/report/`): a header, then one section after another,
 each a `Section` made by one function of `SECTIONS` from the run and the warehouses and drawn by its
 own template. A new section is a function appended there and a template beside the others. Charts
-are drawn by `panro.charts` (Vega-Lite, offline, inline SVG); values come from `panro.figures`.
+are drawn by `panro.report.charts` (Vega-Lite, offline, inline SVG); values come from `panro.report.figures`.
 """
 
 from __future__ import annotations
@@ -21,8 +21,10 @@ from typing import Any
 
 import duckdb
 
-from panro import article, feed_report, figures
-from panro.outcome import RunOutcome
+from panro.domain import article
+from panro.freshness import report as feed_report
+from panro.report import figures
+from panro.report.outcome import RunOutcome
 from panro.settings import DataDirs
 
 # -- reading the KPIs ------------------------------------------------------------------------------
@@ -106,7 +108,7 @@ def page_of(dirs: DataDirs, outcome: RunOutcome) -> Iterator[Page]:
 # -- the sections, in page order -----------------------------------------------------------------
 
 def dbt_failure_rows(outcome: RunOutcome) -> list[dict[str, object]]:
-    """One row per failing dbt node and batch its rows come from (panro.dbt_failures)."""
+    """One row per failing dbt node and batch its rows come from (panro.transform.failures)."""
     rows: list[dict[str, object]] = []
     for f in outcome.dbt_failures:
         for b in f.get("batches") or [{}]:  # type: ignore[union-attr]
@@ -131,7 +133,7 @@ def dbt_failures_section(page: Page) -> Section | None:
 def freshness_section(page: Page) -> Section | None:
     """Before the figures: the feeds gone quiet (overdue, never delivered), how far each partner's figures
     are complete when one of its feeds stopped, and the files that came with a column the contract
-    does not know (panro.freshness, panro.feed_report)."""
+    does not know (panro.freshness.status, panro.freshness.report)."""
     feeds, drift = page.outcome.feeds, page.outcome.schema_drift
     late, never = feed_report.overdue(feeds), feed_report.never_delivered(feeds)
     incomplete = [feed_report.completeness_line(c) for c in feed_report.completeness(feeds)]
@@ -187,7 +189,7 @@ def _kpi_order(k: dict[str, object]) -> tuple[int, bool, str]:
 def reach_section(page: Page) -> Section | None:
     if page.marts is None or not page.years:
         return None
-    from panro import charts
+    from panro.report import charts
 
     year = page.years[-1]
     trend = figures.reach_by_month(page.marts)
@@ -203,7 +205,7 @@ def sales_section(page: Page) -> Section | None:
     days a partner's sales feed has no data for shown as gaps and listed."""
     if page.marts is None or not page.years:
         return None
-    from panro import charts
+    from panro.report import charts
 
     sales_days = [d for feed in figures.SALES_FEEDS.values() for d in page.coverage.days.get(feed, ())]
     if not sales_days:
@@ -253,7 +255,7 @@ def _gap_notes(days: figures.SalesDays) -> list[dict[str, Any]]:
 def coupons_section(page: Page) -> Section | None:
     if page.marts is None or not page.years:
         return None
-    from panro import charts
+    from panro.report import charts
 
     year = page.years[-1]
     rows = figures.coupon_rates(page.marts, year)
@@ -427,7 +429,7 @@ def write(dirs: DataDirs, outcome: RunOutcome) -> Path:
     """Write reports/run-<time>.html (and reports/latest.html), attach Prefect artifacts, and — when
     PANRO_EXPORT names formats (`xlsx`, `csv`) — export the marts to reports/exports/."""
     if outcome.published and os.environ.get("PANRO_EXPORT", "").strip():
-        from panro import export
+        from panro.publish import export
 
         try:
             export.nightly(dirs, os.environ["PANRO_EXPORT"])

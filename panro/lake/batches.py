@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from panro.contracts import FeedContract
+from panro.domain.contracts import FeedContract
 from panro.settings import DataDirs
 
 ARROW_TYPES: dict[str, pa.DataType] = {
@@ -90,7 +90,7 @@ def published_path(dirs: DataDirs, contract: FeedContract, file_name: str) -> Pa
 # group — so other statistics would skip nothing. Snappy, not zstd: a batch file is small, and
 # zstd's fixed cost per column chunk (a compression context each) made writing a year's 4,064
 # files cost ~0.35 ms more per file; a year's raw zone is 109 MB instead of 64 MB
-# (docs/architecture.md).
+# (docs/decisions/0005-batch-file-format.md).
 Sync = Literal["file", "file_and_folder"]
 _DICTIONARY_COLUMNS = [f.name for f in LINEAGE if pa.types.is_string(f.type)]
 _STATISTICS_COLUMNS = ["_batch_id"]
