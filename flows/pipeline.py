@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
 from prefect import flow, get_run_logger, task, unmapped
 from prefect.cache_policies import NO_CACHE
@@ -29,7 +29,6 @@ from prefect.futures import as_completed
 from prefect.states import Completed, Failed
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
-from pydantic import Field
 
 from panro import (
     dbt_failures,
@@ -158,14 +157,19 @@ def extract_feeds(dirs: DataDirs, dates: list[dt.date], ledger: Ledger, runner: 
     feed's files on the task runner, the ledger here, as they come back."""
     mapped = _mapped(runner, extract_feed, "context", "unit", stage="extract", size=_files)
 
+    told: list[bool] = []
+
     def run_feeds(context: Any, units: list) -> Iterator[Any]:
         files = sum(_files(u) for u in units)
         progress.started("extract", f"{progress.plural(files, 'new or changed file')} of "
                          f"{progress.plural(len(units), 'feed')} to decode", total=files)
+        told.append(True)
         yield from mapped(context, units)
 
     t0 = time.perf_counter()
     result = extract(dirs, dates, ledger=ledger, run_feeds=run_feeds)
+    if not told:   # nothing new in the landing: the units were never mapped
+        progress.started("extract", "no new or changed file to decode")
     t = result.totals()
     progress.finished("extract", f"{progress.plural(t['extracted'], 'file')} extracted, {t['rows']:,} rows; "
                       f"{t['unchanged']:,} unchanged, {t['failed']:,} failed, {t['unmatched']:,} unmatched",
@@ -181,15 +185,20 @@ def audit_batches(dirs: DataDirs, ledger: Ledger, run_id: str, runner: TaskRunne
     mapped = _mapped(runner, check_feed, "run", "job", stage="audit", size=lambda job: len(job.batches),
                      futures=checks)
 
+    told: list[bool] = []
+
     def check_feeds(run: Any, jobs: list) -> Iterator[Any]:
         batches = sum(len(j.batches) for j in jobs)
         rows = sum(j.rows for j in jobs)
         progress.started("audit", f"{progress.plural(batches, 'batch', 'batches')} ({rows:,} rows) of "
                          f"{progress.plural(len(jobs), 'feed')} to check", total=batches)
+        told.append(True)
         yield from mapped(run, jobs)
 
     t0 = time.perf_counter()
     result = gate.audit(dirs, ledger, run_id=run_id, docs="later", check_feeds=check_feeds)
+    if not told:
+        progress.started("audit", "no batch to check")
     c = result.counts()
     progress.finished("audit", f"{progress.plural(len(result.batches), 'batch', 'batches')}: {c['published']:,} "
                       f"published, {c['published_with_rejections']:,} with rows rejected, {c['quarantined']:,} "
@@ -416,36 +425,32 @@ def _misconfigured(e: preflight.Misconfigured, kind: str, dates: tuple[dt.date, 
     return Failed(message=str(e), data=e)
 
 
-RunDate = Annotated[dt.date | None, Field(
-    description="Business date D to process (YYYY-MM-DD); empty: yesterday in KST. Late or "
-                              "corrected files of earlier dates are taken too.")]
-DataDir = Annotated[str | None, Field(
-    description="The data directory; empty: PANRO_DATA_DIR of the worker, else ./data. "
-                              "It must exist (see init).")]
-LandingUrl = Annotated[str | None, Field(
-    description="Where partners deliver: a folder or any fsspec URL; empty: PANRO_LANDING of "
-                              "the worker, else DATA_DIR/landing.")]
-DaskAddress = Annotated[str | None, Field(
-    description="Extract and check on this Dask cluster (tcp://HOST:PORT); empty: "
-                              "PANRO_DASK_ADDRESS, else this machine.")]
-Engine = Annotated[str | None, Field(
-    description="threads or processes on this machine; empty: PANRO_ENGINE, else threads for a "
-                              "nightly, processes for a backfill.")]
-FailOnOverdue = Annotated[bool, Field(
-    description="Fail the flow run when a feed is overdue (it still publishes).")]
+# Prefect's form for a deployment's parameters shows each one's type (dates as dates) and the description
+# its flow's docstring gives it (Args:). The backfill's start and end have no default: Run asks for them.
 
 
 @flow(name="panro-nightly", log_prints=True)
-def nightly(run_date: RunDate = None, data_dir: DataDir = None, landing: LandingUrl = None,
-            dask_address: DaskAddress = None, engine: Engine = None, fail_on_overdue: FailOnOverdue = False,
-            init: Annotated[bool, Field(description="Create the data directory if it does not "
-                                        "exist (the first run); else a missing one fails the run.")] = False,
-            ) -> dict:
+def nightly(run_date: dt.date | None = None, data_dir: str | None = None, landing: str | None = None,
+            dask_address: str | None = None, engine: str | None = None, fail_on_overdue: bool = False,
+            init: bool = False) -> dict:
     """The nightly job for business date `run_date` (default: yesterday in KST), plus late files.
 
-    `dask_address` (else PANRO_DASK_ADDRESS): extract and check on that Dask cluster; `engine`
-    (else PANRO_ENGINE): `threads` (the default) or `processes` on this machine (panro.engines).
-    `fail_on_overdue`: a feed overdue fails the flow run (exit status 2 on the command line)."""
+    A run that held batches back ends "Completed with holds"; one that cannot start (no data directory,
+    no landing, nothing delivered) fails before doing anything (panro.preflight).
+
+    Args:
+        run_date: Business date D to process; empty: yesterday in KST. Late or corrected files of
+            earlier dates are taken too.
+        data_dir: The data directory; empty: the worker's PANRO_DATA_DIR, else ./data. It must exist
+            (see init).
+        landing: Where partners deliver, a folder or any fsspec URL; empty: the worker's PANRO_LANDING,
+            else DATA_DIR/landing.
+        dask_address: Extract and check on this Dask cluster (tcp://HOST:PORT); empty: PANRO_DASK_ADDRESS,
+            else this machine.
+        engine: threads or processes on this machine; empty: PANRO_ENGINE, else threads.
+        fail_on_overdue: Fail the flow run when a feed is overdue (it still publishes).
+        init: Create the data directory if it does not exist (a first run); else a missing one fails the run.
+    """
     day = _as_date(run_date) if run_date else yesterday_kst()
     try:
         outcome = run_pipeline(_dirs(data_dir, landing), [day], "nightly", dask_address=dask_address, engine=engine,
@@ -456,13 +461,22 @@ def nightly(run_date: RunDate = None, data_dir: DataDir = None, landing: Landing
 
 
 @flow(name="panro-backfill", log_prints=True)
-def backfill(start: Annotated[dt.date, Field(description="First business date to process (YYYY-MM-DD).")],
-             end: Annotated[dt.date, Field(description="Last business date to process (YYYY-MM-DD), at least start.")],
-             data_dir: DataDir = None, landing: LandingUrl = None, dask_address: DaskAddress = None,
-             engine: Engine = None, fail_on_overdue: FailOnOverdue = False) -> dict:
-    """The same as nightly for every business date from `start` to `end`, as one run (on processes
-    by default: `engine`, `dask_address` as for nightly); freshness is judged as of `end`. It creates
-    the data directory when there is none."""
+def backfill(start: dt.date, end: dt.date, data_dir: str | None = None, landing: str | None = None,
+             dask_address: str | None = None, engine: str | None = None, fail_on_overdue: bool = False) -> dict:
+    """The same as nightly for every business date from `start` to `end`, as one run; freshness is judged
+    as of `end`. It creates the data directory when there is none.
+
+    Args:
+        start: First business date to process.
+        end: Last business date to process, not before start.
+        data_dir: The data directory; empty: the worker's PANRO_DATA_DIR, else ./data (created if missing).
+        landing: Where partners deliver, a folder or any fsspec URL; empty: the worker's PANRO_LANDING,
+            else DATA_DIR/landing.
+        dask_address: Extract and check on this Dask cluster (tcp://HOST:PORT); empty: PANRO_DASK_ADDRESS,
+            else this machine.
+        engine: threads or processes on this machine; empty: PANRO_ENGINE, else processes.
+        fail_on_overdue: Fail the flow run when a feed is overdue (it still publishes).
+    """
     first, last = _as_date(start), _as_date(end)
     if last < first:
         raise ValueError(f"backfill end {last} is before its start {first}")

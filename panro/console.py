@@ -43,8 +43,9 @@ _live: Any = None   # the rich Progress on screen, if any: lines are printed abo
 def _emit(text: str, stream: Any) -> None:
     if _live is not None and stream is sys.stderr:
         _live.console.print(text, markup=False, highlight=False, emoji=False, soft_wrap=True)
-    else:
-        print(text, file=stream, flush=True)
+    else:   # written, not print()ed: inside a flow run, Prefect's log_prints takes print() for its log
+        stream.write(text + "\n")
+        stream.flush()
 
 
 def out(text: str = "") -> None:
