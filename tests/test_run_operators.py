@@ -42,7 +42,7 @@ def events(api: str, name: str, since: dt.datetime, found: Any) -> list[Any]:
     with SyncPrefectClient(api) as client:
         while True:
             page = client.read_events(EventFilter(occurred=EventOccurredFilter(since=since),
-                                                  event=EventNameFilter(name=[name])))
+                                                  event=EventNameFilter(name=[name])), limit=50)
             if found(page.events) or time.monotonic() > deadline:
                 return page.events
             time.sleep(2)
