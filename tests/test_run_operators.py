@@ -156,7 +156,7 @@ def test_each_held_batch_is_a_prefect_event_with_partner_feed_file_and_reason(
     assert event.resource.id == f"panro.batch.yogiyo.orders.{BAD}"
     assert (event.resource["panro.partner"], event.resource["panro.feed"]) == ("yogiyo", "orders")
     assert event.payload["status"] == "quarantined" and "gross_sales_krw is negative" in event.payload["reason"]
-    assert "prefect.flow-run" in {r.role for r in event.related}
+    assert "flow-run" in {r.role for r in event.related}   # Prefect relates it to the flow run
 
 
 def test_the_report_shows_dbts_work_model_by_model(night: dict[str, Any]) -> None:
