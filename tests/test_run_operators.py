@@ -190,6 +190,16 @@ def test_without_a_terminal_the_stage_lines_come_without_a_bar(night: dict[str, 
     assert "━" not in result.stderr and "\x1b[" not in result.stderr
 
 
+def test_verbose_adds_prefects_own_log_lines(night: dict[str, Any]) -> None:
+    env = {k: v for k, v in night["env"].items() if k != "PREFECT_LOGGING_LEVEL"}
+    quiet = subprocess.run([str(PANRO), "run", "--date", NIGHT], env=env, capture_output=True, text=True, timeout=900)
+    verbose = subprocess.run([str(PANRO), "-v", "run", "--date", NIGHT], env=env, capture_output=True, text=True,
+                             timeout=900)
+    assert quiet.returncode == verbose.returncode == 0, verbose.stderr[-3000:]
+    assert "| INFO    | Flow run" not in quiet.stderr
+    assert "| INFO    | Flow run" in verbose.stderr and "Finished in state Completed" in verbose.stderr
+
+
 def test_a_run_that_cannot_start_fails_in_prefect_and_emits_run_failed(
         prefect_api_url: str, small_landing: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from flows import pipeline
