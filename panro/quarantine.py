@@ -31,7 +31,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import sys
 import uuid
 from dataclasses import dataclass
 from functools import lru_cache
@@ -46,6 +45,7 @@ from panro.domain.contracts import FeedContract, contract_for
 from panro.gate.state import write_index
 from panro.lake.batches import published_path, raw_schema, read_batch, write_parquet_atomic
 from panro.lake.ledger import Batch, Ledger, now_utc
+from panro.runtime import console
 from panro.runtime.runlock import RunInProgress, run_lock
 from panro.settings import DataDirs
 
@@ -422,27 +422,26 @@ def cli_list(dirs: DataDirs, *, include_all: bool = False) -> int:
     entries = list_quarantined(dirs, include_all=include_all)
     failed = unreadable(dirs)
     if not entries and not failed:
-        print("nothing is held back")
+        console.out("nothing is held back")
         return 0
     if entries:
-        width = max(len(e.id) for e in entries)
-        print(f"{'id':{width}} {'feed':26} {'date':10} {'status':13} {'rows':>9}  reason")
-        for e in entries:
-            reason = e.reason.split(" — ", 1)[-1]
-            print(f"{e.id:{width}} {e.partner + '/' + e.feed:26} {e.business_date or '':10} {e.status:13} "
-                  f"{e.rows_delivered:>9,}  {reason[:120]}")
+        console.table([("id", "left"), ("feed", "left"), ("date", "left"), ("status", "left"), ("rows", "right"),
+                       ("reason", "left")],
+                      [(e.id, f"{e.partner}/{e.feed}", e.business_date or "", e.status, f"{e.rows_delivered:,}",
+                        e.reason.split(" — ", 1)[-1][:120]) for e in entries])
     if failed:
-        print("\ncould not be read (fix the export and deliver the file again under the same name):")
+        console.out("\ncould not be read (fix the export and deliver the file again under the same name):")
         for b in failed:
-            print(f"  {b.partner}/{b.feed} {b.file_name} ({b.business_date or 'no date'}): {(b.reason or '')[:160]}")
+            console.out(f"  {b.partner}/{b.feed} {b.file_name} ({b.business_date or 'no date'}): "
+                        f"{(b.reason or '')[:160]}")
     return 0
 
 
 def cli_show(dirs: DataDirs, ident: str) -> int:
     try:
-        print(show(dirs, ident).text(), end="")
+        console.out(show(dirs, ident).text().rstrip("\n"))
     except QuarantineError as e:
-        print(f"panro: {e}", file=sys.stderr)
+        console.fail(str(e))
         return 1
     return 0
 
@@ -452,12 +451,12 @@ def cli_hold(dirs: DataDirs, idents: list[str], *, reason: str, who: str) -> int
         with run_lock(dirs):
             for ident in idents:
                 h = hold(dirs, ident, reason=reason, who=who)
-                print(f"{h.id}: held ({h.rows:,} rows no longer published); to put it through again: "
+                console.out(f"{h.id}: held ({h.rows:,} rows no longer published); to put it through again: "
                       f"panro quarantine release {h.id}")
     except (QuarantineError, RunInProgress) as e:
-        print(f"panro: {e}", file=sys.stderr)
+        console.fail(str(e))
         return 1
-    print("the next run publishes everything else")
+    console.out("the next run publishes everything else")
     return 0
 
 
@@ -466,10 +465,10 @@ def cli_release(dirs: DataDirs, ident: str, *, accept: bool, reason: str, who: s
         with run_lock(dirs):
             done = release(dirs, ident, accept=accept, reason=reason, who=who)
     except (QuarantineError, RunInProgress) as e:
-        print(f"panro: {e}", file=sys.stderr)
+        console.fail(str(e))
         return 1
-    print(f"{done.id}: {done.action} → {done.outcome} ({done.rows_published:,} rows published, "
+    console.out(f"{done.id}: {done.action} → {done.outcome} ({done.rows_published:,} rows published, "
           f"{done.rows_rejected:,} rejected)")
     for r in done.reasons:
-        print(f"  {r}")
+        console.out(f"  {r}")
     return 2 if done.outcome == "quarantined" else 0

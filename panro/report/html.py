@@ -269,6 +269,27 @@ def feeds_section(page: Page) -> Section:
     return Section("feeds", "Batches by feed", "sections/feeds.html.j2", {"feeds": _feed_summary(page.outcome)})
 
 
+def dbt_node_rows(outcome: RunOutcome) -> list[dict[str, object]]:
+    """The night's dbt work, node by node (models first, then tests; each in the order dbt ran them)."""
+    order = {"seed": 0, "model": 1, "snapshot": 2, "test": 3}
+    return sorted(({"name": m.get("name"), "resource_type": m.get("resource_type"), "status": m.get("status"),
+                    "rows": m.get("rows"), "seconds": m.get("seconds"), "message": m.get("message") or ""}
+                   for m in outcome.dbt_models), key=lambda m: order.get(str(m["resource_type"]), 4))
+
+
+def dbt_work_section(page: Page) -> Section | None:
+    """What dbt did tonight: each model and test, its status, rows and time (not a black box)."""
+    nodes = dbt_node_rows(page.outcome)
+    if not nodes:
+        return None
+    counts: dict[str, int] = {}
+    for n in nodes:
+        counts[str(n["status"])] = counts.get(str(n["status"]), 0) + 1
+    return Section("dbt-work", "dbt's work tonight", "sections/dbt_work.html.j2",
+                   {"nodes": nodes, "counts": sorted(counts.items()),
+                    "seconds": round(sum(float(n["seconds"] or 0) for n in nodes), 1)})
+
+
 def _feed_summary(outcome: RunOutcome) -> list[dict[str, object]]:
     feeds: dict[str, dict[str, Any]] = {}
     for b in outcome.batches:
@@ -286,7 +307,7 @@ def _feed_summary(outcome: RunOutcome) -> list[dict[str, object]]:
 
 SectionMaker = Callable[[Page], Section | None]
 SECTIONS: list[SectionMaker] = [dbt_failures_section, freshness_section, held_back_section, kpis_section, reach_section,
-                                sales_section, coupons_section, feeds_section]
+                                sales_section, coupons_section, feeds_section, dbt_work_section]
 
 
 # -- rendering -----------------------------------------------------------------------------------
@@ -367,9 +388,6 @@ def summary_markdown(outcome: RunOutcome, coverage: figures.Coverage | None = No
     for block in (feed_report.markdown(outcome.feeds), feed_report.drift_markdown(outcome.schema_drift)):
         if block:   # told first: feeds gone quiet, files with a new column
             lines += ["", block]
-    for block in (feed_report.markdown(outcome.feeds), feed_report.drift_markdown(outcome.schema_drift)):
-        if block:   # told first: feeds gone quiet, files with a new column
-            lines += ["", block]
     if outcome.error:
         lines += ["", f"**Failed:** {outcome.error} — the previous publication is untouched."]
     if outcome.dbt_failures:
@@ -420,16 +438,16 @@ def _publish_artifacts(outcome: RunOutcome, coverage: figures.Coverage | None) -
     if outcome.feeds:
         create_table_artifact(feed_report.table_rows(outcome.feeds), key="panro-feeds",
                               description="Every contracted feed: fresh, overdue or never delivered")
-    if outcome.feeds:
-        create_table_artifact(feed_report.table_rows(outcome.feeds), key="panro-feeds",
-                              description="Every contracted feed: fresh, overdue or never delivered")
+    if outcome.dbt_models:
+        create_table_artifact(dbt_node_rows(outcome), key="panro-dbt",
+                              description="dbt's work in this run: each model and test, status, rows, seconds")
 
 
 def write(dirs: DataDirs, outcome: RunOutcome) -> Path:
     """Write reports/run-<time>.html (and reports/latest.html), attach Prefect artifacts, and — when
     PANRO_EXPORT names formats (`xlsx`, `csv`) — export the marts to reports/exports/."""
     if outcome.published and os.environ.get("PANRO_EXPORT", "").strip():
-        from panro.publish import export
+        from panro.publish.warehouse import export
 
         try:
             export.nightly(dirs, os.environ["PANRO_EXPORT"])

@@ -48,6 +48,7 @@ class RunOutcome:
     feeds: list[dict[str, object]] = field(default_factory=list)     # every feed's status (panro.freshness.status)
     schema_drift: list[dict[str, str]] = field(default_factory=list)  # published with a new column
     fail_on_overdue: bool = False    # an overdue feed makes the exit status 2 (--fail-on-overdue)
+    dbt_models: list[dict[str, object]] = field(default_factory=list)  # each dbt node: status, rows, time
 
     @property
     def held_back(self) -> list[BatchLine]:
@@ -96,6 +97,7 @@ class RunOutcome:
                 "error": self.error, "exit_code": self.exit_code, "totals": self.totals(),
                 "held_back": [asdict(b) for b in self.held_back], "trimmed": [asdict(b) for b in self.trimmed],
                 "dbt_failures": self.dbt_failures, "timings": dict(self.timings),
+                "dbt_models": self.dbt_models,
                 "overdue": self.overdue, "schema_drift": self.schema_drift,
                 "incomplete": [completeness_line(c) for c in completeness(self.feeds)]}
 

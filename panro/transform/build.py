@@ -63,6 +63,7 @@ class DbtRun:
     nodes: int = 0
     error: str | None = None  # an exception that stopped dbt before or outside any node
     statuses: Mapping[str, str] = field(default_factory=dict)
+    results: tuple[Mapping[str, object], ...] = ()   # each node: name, type, status, rows, seconds, message
 
     def summary(self) -> str:
         head = f"dbt {self.command}: {'ok' if self.success else 'FAILED'} in {self.elapsed:.1f}s, {self.nodes} nodes"
@@ -210,6 +211,7 @@ def _collect(command: str, result: Any, elapsed: float) -> DbtRun:
     skipped: list[str] = []
     warnings: list[str] = []
     statuses: dict[str, str] = {}
+    results: list[dict[str, object]] = []
     nodes = 0
     res = getattr(result, "result", None)
     for r in getattr(res, "results", None) or []:
@@ -219,6 +221,7 @@ def _collect(command: str, result: Any, elapsed: float) -> DbtRun:
         status = str(getattr(r.status, "value", r.status))
         statuses[uid] = status
         nodes += 1
+        results.append(_node_result(node, rtype, status, r))
         if status in _FAILED:
             attached = getattr(node, "attached_node", None)
             failures.append(NodeFailure(uid, rtype, status, _message(r),
@@ -243,7 +246,24 @@ def _collect(command: str, result: Any, elapsed: float) -> DbtRun:
         nodes=nodes,
         error=error,
         statuses=statuses,
+        results=tuple(results),
     )
+
+
+def _node_result(node: Any, rtype: str, status: str, r: Any) -> dict[str, object]:
+    """One node's line of the night's dbt work, as plain data: which, how it ended, rows, seconds.
+
+    `rows`: what the adapter reports a model wrote (dbt-duckdb: rows affected, when DuckDB tells), or a
+    data test's failing rows; None when dbt does not say."""
+    response = getattr(r, "adapter_response", None) or {}
+    rows = getattr(r, "failures", None) if rtype == "test" else response.get("rows_affected")
+    if isinstance(rows, int) and rows < 0:
+        rows = None
+    return {"name": str(getattr(node, "name", "") or getattr(node, "unique_id", "")),
+            "resource_type": rtype, "status": status,
+            "rows": rows if isinstance(rows, int) else None,
+            "seconds": round(float(getattr(r, "execution_time", 0.0) or 0.0), 2),
+            "message": _message(r)[:300] if status not in ("success", "pass") else ""}
 
 
 def run_dbt(
