@@ -37,10 +37,10 @@ from panro.gate.docs import DocsJob
 from panro.gate.wap import CheckRun, FeedCheck, FeedJob
 from panro.gate.wap import check as _check_feed
 from panro.ledger import Ledger
-from panro.outcome import RunOutcome, batches_touched_since, describe, schema_drift
+from panro.outcome import RunOutcome, batches_touched_since, describe, mark_published, schema_drift
 from panro.publish import publish
 from panro.runlock import run_lock
-from panro.settings import DataDirs
+from panro.settings import DataDirs, owner_only
 
 KST = dt.timezone(dt.timedelta(hours=9), "KST")
 T = TypeVar("T")
@@ -204,12 +204,22 @@ def _run_id() -> str:
 def run_pipeline(dirs: DataDirs, dates: list[dt.date], kind: str, *, dask_address: str | None = None,
                  engine: str | None = None, fail_on_overdue: bool = False) -> RunOutcome:
     log = get_run_logger()
+    owner_only()   # what the run writes under the data directory is the pipeline's alone (PANRO_UMASK)
     run_id = _run_id()
     outcome = RunOutcome(run_id, kind, (min(dates), max(dates)), dt.datetime.now(dt.UTC),
                          fail_on_overdue=fail_on_overdue)
     runner = engines.task_runner(kind, address=dask_address, engine=engine)
     log.info("%s run %s for %s … %s on %s; extraction and checks on %s", kind, run_id, min(dates), max(dates),
              dirs.root, engines.describe(kind, address=dask_address, engine=engine))
+    try:
+        return _locked_run(dirs, dates, outcome, runner, run_id)
+    except BaseException as e:
+        mark_published(e, outcome.published)   # the CLI's message says what happened to the data
+        raise
+
+
+def _locked_run(dirs: DataDirs, dates: list[dt.date], outcome: RunOutcome, runner: TaskRunner,
+                run_id: str) -> RunOutcome:
     data_docs = None
     with run_lock(dirs):
         parse = threading.Thread(target=transform.parse_ahead, args=(dirs,), name="dbt-parse", daemon=True)
@@ -221,7 +231,7 @@ def run_pipeline(dirs: DataDirs, dates: list[dt.date], kind: str, *, dask_addres
                 engines.check_reachable(runner)
                 if isinstance(runner, ThreadPoolTaskRunner):
                     gate.import_in_background()   # the checks run here: GX loads while the run extracts
-                ledger.start_run(run_id, kind)
+                ledger.start_run(run_id, outcome.kind)
                 try:
                     _timed(outcome.timings, "extract", lambda: extract_feeds(dirs, dates, ledger, runner))
                     audited = _timed(outcome.timings, "audit", lambda: audit_batches(dirs, ledger, run_id, runner))
@@ -275,6 +285,13 @@ def _announce(dirs: DataDirs, outcome: RunOutcome) -> None:
     for b in outcome.held_back:
         log.warning("held back: %s", describe(b.partner, b.feed, b.file_name, b.status, b.reason))
     feed_alerts.announce(dirs, outcome.feeds, {"run_id": outcome.run_id, "kind": outcome.kind})
+    try:
+        _notify(outcome)
+    except Exception as e:  # a notification never decides a run's outcome (notify itself never raises)
+        log.error("could not notify: %s: %s", type(e).__name__, e)
+
+
+def _notify(outcome: RunOutcome) -> None:
     if outcome.exit_code == 1 or outcome.held_back:
         event = "run_failed" if outcome.exit_code == 1 else "batches_held_back"
         notify.notify(event, {

@@ -9,7 +9,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from panro.settings import DataDirs
+from panro.settings import DataDirs, owner_only
+from panro.terminal import say, say_text
 
 EXIT_OK, EXIT_FAILED, EXIT_HELD_BACK = 0, 1, 2
 
@@ -91,10 +92,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "scale", 1.0) <= 0:
         parser.error(f"--scale must be positive, not {args.scale}")
     dirs = DataDirs.from_env(args.data_dir, args.landing)
+    owner_only()   # files under the data directory: owner-only unless PANRO_UMASK says otherwise
     try:
         return _COMMANDS[args.command](args, dirs)
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        say("interrupted", file=sys.stderr)
         return EXIT_FAILED
 
 
@@ -108,7 +110,7 @@ def _generate(args: argparse.Namespace, dirs: DataDirs) -> int:
 
     out = args.out or Path(dirs.landing_url)
     summary = generate(out, start=args.start, end=args.end, scale=args.scale, seed=args.seed)
-    print(summary.describe())
+    say_text(summary.describe())
     return EXIT_OK
 
 
@@ -137,25 +139,27 @@ def _run_flow(fn_name: str, dirs: DataDirs, **params: object) -> int:
     try:
         result = flow(**params, data_dir=str(dirs.root), landing=dirs.landing_url)
     except RunInProgress as e:
-        print(f"panro: {e}", file=sys.stderr)
+        say(f"panro: {e}", file=sys.stderr)
         return EXIT_FAILED
     except pipeline.FeedsOverdue as e:   # --fail-on-overdue: the run published; its flow run failed on purpose
         result = e.summary
     except Exception as e:
-        print(f"panro: the run failed and published nothing new: {type(e).__name__}: {e}", file=sys.stderr)
+        from panro.outcome import failed_run_message
+
+        say(f"panro: {failed_run_message(e)}", file=sys.stderr)
         _print_dbt_failures(getattr(e, "failed", []))
         return EXIT_FAILED
     from panro.outcome import describe
 
     for b in result["held_back"]:
         line = describe(b["partner"], b["feed"], b["file_name"], b["status"], b["reason"])
-        print(f"held back: {line}", file=sys.stderr)
+        say(f"held back: {line}", file=sys.stderr)
     for b in result.get("trimmed", []):
         line = describe(b["partner"], b["feed"], b["file_name"], "published", b["reason"])
-        print(f"rows rejected: {line}", file=sys.stderr)
+        say(f"rows rejected: {line}", file=sys.stderr)
     _print_feeds(result)
     totals = result["totals"]
-    print(f"{result['kind']} {result['dates'][0]} … {result['dates'][1]}: {totals['batches']} batches, "
+    say(f"{result['kind']} {result['dates'][0]} … {result['dates'][1]}: {totals['batches']} batches, "
           f"{totals['rows_delivered']:,} rows delivered, {totals['rows_published']:,} published, "
           f"{totals['rows_rejected']:,} rejected, {totals['rows_quarantined']:,} quarantined "
           f"→ exit {result['exit_code']}")
@@ -167,11 +171,11 @@ def _print_feeds(result: dict) -> None:
     from panro import feed_report
 
     for f in result.get("overdue", []):
-        print(f"overdue: {feed_report.overdue_line(f)}", file=sys.stderr)
+        say(f"overdue: {feed_report.overdue_line(f)}", file=sys.stderr)
     for line in result.get("incomplete", []):
-        print(f"incomplete: {line}", file=sys.stderr)
+        say(f"incomplete: {line}", file=sys.stderr)
     for d in result.get("schema_drift", []):
-        print(f"new column: {feed_report.drift_line(d)}", file=sys.stderr)
+        say(f"new column: {feed_report.drift_line(d)}", file=sys.stderr)
 
 
 def _print_dbt_failures(failed: list[dict[str, object]]) -> None:
@@ -179,15 +183,15 @@ def _print_dbt_failures(failed: list[dict[str, object]]) -> None:
     held: list[str] = []
     for f in failed:
         where = f" on {f['model']}" if f.get("model") else ""
-        print(f"dbt {f['resource_type']} failed: {f['node']}{where}: {f['message']}", file=sys.stderr)
+        say(f"dbt {f['resource_type']} failed: {f['node']}{where}: {f['message']}", file=sys.stderr)
         for b in f.get("batches") or []:
-            print(f"  rows from {b['partner']}/{b['feed']} {b['file_name']}: {b['rows']:,} (batch {b['batch_id']})",
+            say(f"  rows from {b['partner']}/{b['feed']} {b['file_name']}: {b['rows']:,} (batch {b['batch_id']})",
                   file=sys.stderr)
             held.append(str(b["batch_id"]))
         if f.get("traced"):
-            print(f"  {f['traced']}", file=sys.stderr)
+            say(f"  {f['traced']}", file=sys.stderr)
     if held:
-        print("to publish everything else tonight, hold them back: panro quarantine hold "
+        say("to publish everything else tonight, hold them back: panro quarantine hold "
               + " ".join(dict.fromkeys(held)) + " --reason '…'", file=sys.stderr)
 
 
@@ -211,11 +215,11 @@ def _quarantine(args: argparse.Namespace, dirs: DataDirs) -> int:
     if args.action == "hold":
         return quarantine.cli_hold(dirs, args.batch, reason=args.reason, who=args.by)
     if args.accept and not args.reason.strip():
-        print("panro: --accept needs --reason (it is recorded with who released it)", file=sys.stderr)
+        say("panro: --accept needs --reason (it is recorded with who released it)", file=sys.stderr)
         return EXIT_FAILED
     code = quarantine.cli_release(dirs, args.id, accept=args.accept, reason=args.reason, who=args.by)
     if code == EXIT_OK:
-        print("it reaches the marts with the next run (`panro run`)")
+        say("it reaches the marts with the next run (`panro run`)")
     return code
 
 
@@ -225,10 +229,10 @@ def _export(args: argparse.Namespace, dirs: DataDirs) -> int:
     try:
         written = export(dirs, args.format, args.out, args.tables)
     except ExportError as e:
-        print(f"panro export: {e}", file=sys.stderr)
+        say(f"panro export: {e}", file=sys.stderr)
         return EXIT_FAILED
     for path in written:
-        print(path)
+        say(str(path))
     return EXIT_OK
 
 
@@ -238,17 +242,19 @@ def _demo(args: argparse.Namespace, dirs: DataDirs) -> int:
 
     landing = Path(dirs.landing_url)
     if not any(landing.glob("*/*/*")):
-        print(f"generating the 2023 demo feeds into {landing} …")
+        say(f"generating the 2023 demo feeds into {landing} …")
         generate(landing, seed=args.seed)
-    print("backfilling 2023-01-01 … 2023-12-31 …")
+    say("backfilling 2023-01-01 … 2023-12-31 …")
     code = _run_flow("backfill", dirs, start="2023-01-01", end="2023-12-31")
     if code == EXIT_FAILED:
         return code
-    print()
+    say()
     kpis = report.read_kpis(dirs, article.ARTICLE_YEAR)
-    print(article.format_table(article.compare(report.kpi_lookup(kpis, article.ARTICLE_YEAR)),
+    say_text(article.format_table(article.compare(report.kpi_lookup(kpis, article.ARTICLE_YEAR)),
                                report.kpi_names(kpis)))
-    print(f"\nwarehouse: {dirs.warehouse}\nreport:    {dirs.reports / 'latest.html'}")
+    say()
+    say(f"warehouse: {dirs.warehouse}")
+    say(f"report:    {dirs.reports / 'latest.html'}")
     return code
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -117,3 +118,20 @@ def schema_drift(gate_batches: list[Any]) -> list[dict[str, str]]:
     warning): partner, feed, file and which columns are new — for the run's output and report."""
     return [{"partner": b.partner, "feed": b.feed, "file_name": b.file_name, "detail": f.get("detail") or ""}
             for b in gate_batches for f in b.failures if f.get("rule") == "schema_drift"]
+
+
+def mark_published(error: BaseException, published: bool) -> None:
+    """Tell whoever catches `error` whether the run had published its marts before it failed."""
+    with contextlib.suppress(AttributeError, TypeError):  # an exception type without a __dict__
+        error.panro_published = published  # type: ignore[attr-defined]
+
+
+def failed_run_message(error: BaseException) -> str:
+    """What a failed run did to the data, in one sentence: published or not, and why it failed."""
+    published = getattr(error, "panro_published", None)
+    cause = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    if published:
+        return ("the run PUBLISHED its new marts (analysts see tonight's data), then failed: " + cause)
+    if published is None:
+        return f"the run failed before it could say whether it published (check `panro quarantine list`): {cause}"
+    return f"the run failed and published nothing new (analysts keep the previous publication): {cause}"

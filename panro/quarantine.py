@@ -48,6 +48,7 @@ from panro.gate.state import write_index
 from panro.ledger import Batch, Ledger, now_utc
 from panro.runlock import RunInProgress, run_lock
 from panro.settings import DataDirs
+from panro.terminal import say, say_text
 
 MANIFEST_FILE = "batch.json"
 REASONS_FILE = "reasons.txt"
@@ -194,14 +195,24 @@ def list_quarantined(dirs: DataDirs, *, include_all: bool = False) -> list[Entry
     return sorted(entries, key=lambda e: (e.business_date or "", e.partner, e.feed, e.file_name, e.id))
 
 
+MIN_PREFIX = 12   # a shorter prefix names a batch by accident (issue 28): exact, or 12+ characters
+
+
 def resolve(dirs: DataDirs, ident: str) -> Entry:
-    """The entry an id names: the folder name, a unique prefix of it, or the full batch id."""
+    """The entry an id names: the folder name or the full batch id exactly, or a prefix of at least
+    `MIN_PREFIX` characters of either (or of the checksum after `@`) that names one entry only."""
     ident = ident.strip()
+    if not ident:
+        raise QuarantineError("no id given: name a quarantined batch by its id (see `panro quarantine list`)")
     entries = [Entry.of(m) for m in _manifests(dirs)]
     exact = [e for e in entries if ident in (e.id, e.batch_id)]
     if exact:
         return exact[0]
-    found = [e for e in entries if e.id.startswith(ident) or e.id.split("@")[-1].startswith(ident)]
+    if len(ident) < MIN_PREFIX:
+        raise QuarantineError(f"no quarantined batch is named exactly {ident!r}, and a shorter name than "
+                              f"{MIN_PREFIX} characters is not taken as a prefix (see `panro quarantine list`)")
+    found = [e for e in entries if e.id.startswith(ident) or e.batch_id.startswith(ident)
+             or e.id.split("@")[-1].startswith(ident)]
     if len(found) == 1:
         return found[0]
     if not found:
@@ -419,57 +430,64 @@ def unreadable(dirs: DataDirs) -> list[Batch]:
 
 
 def cli_list(dirs: DataDirs, *, include_all: bool = False) -> int:
-    entries = list_quarantined(dirs, include_all=include_all)
-    failed = unreadable(dirs)
+    try:
+        with run_lock(dirs, doing="`quarantine list`"):   # the ledger is the run's while it runs
+            entries = list_quarantined(dirs, include_all=include_all)
+            failed = unreadable(dirs)
+    except RunInProgress as e:
+        say(f"panro: {e}", file=sys.stderr)
+        return 1
     if not entries and not failed:
-        print("nothing is held back")
+        say("nothing is held back")
         return 0
     if entries:
         width = max(len(e.id) for e in entries)
-        print(f"{'id':{width}} {'feed':26} {'date':10} {'status':13} {'rows':>9}  reason")
+        say(f"{'id':{width}} {'feed':26} {'date':10} {'status':13} {'rows':>9}  reason")
         for e in entries:
             reason = e.reason.split(" — ", 1)[-1]
-            print(f"{e.id:{width}} {e.partner + '/' + e.feed:26} {e.business_date or '':10} {e.status:13} "
+            say(f"{e.id:{width}} {e.partner + '/' + e.feed:26} {e.business_date or '':10} {e.status:13} "
                   f"{e.rows_delivered:>9,}  {reason[:120]}")
     if failed:
-        print("\ncould not be read (fix the export and deliver the file again under the same name):")
+        say()
+        say("could not be read (fix the export and deliver the file again under the same name):")
         for b in failed:
-            print(f"  {b.partner}/{b.feed} {b.file_name} ({b.business_date or 'no date'}): {(b.reason or '')[:160]}")
+            say(f"  {b.partner}/{b.feed} {b.file_name} ({b.business_date or 'no date'}): {(b.reason or '')[:160]}")
     return 0
 
 
 def cli_show(dirs: DataDirs, ident: str) -> int:
     try:
-        print(show(dirs, ident).text(), end="")
-    except QuarantineError as e:
-        print(f"panro: {e}", file=sys.stderr)
+        with run_lock(dirs, doing="`quarantine show`"):
+            say_text(show(dirs, ident).text())
+    except (QuarantineError, RunInProgress) as e:
+        say(f"panro: {e}", file=sys.stderr)
         return 1
     return 0
 
 
 def cli_hold(dirs: DataDirs, idents: list[str], *, reason: str, who: str) -> int:
     try:
-        with run_lock(dirs):
+        with run_lock(dirs, doing="`quarantine hold`"):
             for ident in idents:
                 h = hold(dirs, ident, reason=reason, who=who)
-                print(f"{h.id}: held ({h.rows:,} rows no longer published); to put it through again: "
+                say(f"{h.id}: held ({h.rows:,} rows no longer published); to put it through again: "
                       f"panro quarantine release {h.id}")
     except (QuarantineError, RunInProgress) as e:
-        print(f"panro: {e}", file=sys.stderr)
+        say(f"panro: {e}", file=sys.stderr)
         return 1
-    print("the next run publishes everything else")
+    say("the next run publishes everything else")
     return 0
 
 
 def cli_release(dirs: DataDirs, ident: str, *, accept: bool, reason: str, who: str) -> int:
     try:
-        with run_lock(dirs):
+        with run_lock(dirs, doing="`quarantine release`"):
             done = release(dirs, ident, accept=accept, reason=reason, who=who)
     except (QuarantineError, RunInProgress) as e:
-        print(f"panro: {e}", file=sys.stderr)
+        say(f"panro: {e}", file=sys.stderr)
         return 1
-    print(f"{done.id}: {done.action} → {done.outcome} ({done.rows_published:,} rows published, "
+    say(f"{done.id}: {done.action} → {done.outcome} ({done.rows_published:,} rows published, "
           f"{done.rows_rejected:,} rejected)")
     for r in done.reasons:
-        print(f"  {r}")
+        say(f"  {r}")
     return 2 if done.outcome == "quarantined" else 0

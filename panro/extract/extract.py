@@ -33,6 +33,7 @@ from panro.extract.errors import BadFile
 from panro.extract.readers import Decoded, decode
 from panro.extract.report import ExtractReport, FileResult
 from panro.ledger import Batch, Ledger, batch_id, now_utc
+from panro.personal import PiiKey, pii_key, pseudonymise
 from panro.settings import DataDirs
 
 log = logging.getLogger("panro.extract")
@@ -108,6 +109,7 @@ class ExtractContext:
     fs: AbstractFileSystem
     today: dt.date
     loaded_at: dt.datetime
+    pii_key: PiiKey | None = None   # personal-data columns become keyed pseudonyms (panro.personal)
 
 
 def _reason(f: LandingFile, detail: str) -> str:
@@ -137,6 +139,12 @@ def _decode(ctx: ExtractContext, f: LandingFile, data: bytes, checksum: str, bid
     except Exception as e:  # a reader's library choked on the bytes: the file is bad, the run goes on
         return "failed", None, _reason(f, f"cannot be decoded as {f.contract.format} ({type(e).__name__}); "
                                           f"expected a {f.contract.format} file per the feed contract")
+    pii = [(c.name, c.phone) for c in f.contract.columns if c.pii]
+    if pii:   # minimised at the door: no zone holds the values in clear
+        if ctx.pii_key is None:
+            return "failed", None, _reason(f, "the feed has personal-data columns and the extraction has no PII "
+                                              "key (PANRO_PII_KEY): nothing was written")
+        decoded = replace(decoded, table=pseudonymise(decoded.table, pii, ctx.pii_key))
     table = with_lineage(f.contract, decoded, batch=bid, business_date=f.business_date,
                          file_name=f.file_name, checksum=checksum, loaded_at=ctx.loaded_at)
     return "extracted", table, None
@@ -310,7 +318,8 @@ def plan(dirs: DataDirs, dates: Iterable[dt.date] | None, ledger: Ledger, *, tod
     horizon = max(wanted) if wanted else None
     contracts = contracts if contracts is not None else load_contracts()
     fs, root = open_landing(dirs.landing_url)
-    ctx = ExtractContext(dirs=dirs, fs=fs, today=today or today_kst(), loaded_at=now_utc())
+    key = pii_key(dirs.state) if any(c.pii_columns for c in contracts) else None
+    ctx = ExtractContext(dirs=dirs, fs=fs, today=today or today_kst(), loaded_at=now_utc(), pii_key=key)
     found, unmatched = discover(fs, root, contracts)
     report = ExtractReport()
     for u in unmatched:

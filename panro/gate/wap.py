@@ -70,6 +70,7 @@ from panro.gate.docs import DocsJob
 from panro.gate.state import write_index
 from panro.gate.suites import load_suite, suite_name
 from panro.ledger import Batch, Ledger, now_utc
+from panro.personal import mask
 from panro.settings import KST_TZ, DataDirs
 
 if TYPE_CHECKING:
@@ -278,7 +279,7 @@ def _columns_of(kwargs: dict[str, Any]) -> list[str]:
 def _show(value: Any) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return "∅"
-    text = str(value)
+    text = mask(str(value))   # a phone number typed into any column is not quoted (panro.personal)
     return repr(text[:40] + "…" if len(text) > 40 else text)
 
 
