@@ -37,7 +37,14 @@ from panro.gate.docs import DocsJob
 from panro.gate.wap import CheckRun, FeedCheck, FeedJob
 from panro.gate.wap import check as _check_feed
 from panro.ledger import Ledger
-from panro.outcome import RunOutcome, batches_touched_since, describe, mark_published, schema_drift
+from panro.outcome import (
+    RunOutcome,
+    batches_touched_since,
+    describe,
+    mark_published,
+    not_extracted,
+    schema_drift,
+)
 from panro.publish import publish
 from panro.runlock import run_lock
 from panro.settings import DataDirs, owner_only
@@ -233,7 +240,9 @@ def _locked_run(dirs: DataDirs, dates: list[dt.date], outcome: RunOutcome, runne
                     gate.import_in_background()   # the checks run here: GX loads while the run extracts
                 ledger.start_run(run_id, outcome.kind)
                 try:
-                    _timed(outcome.timings, "extract", lambda: extract_feeds(dirs, dates, ledger, runner))
+                    extracted = _timed(outcome.timings, "extract",
+                                       lambda: extract_feeds(dirs, dates, ledger, runner))
+                    outcome.not_extracted = not_extracted(extracted)
                     audited = _timed(outcome.timings, "audit", lambda: audit_batches(dirs, ledger, run_id, runner))
                     if audited.docs_job is not None:   # while dbt builds
                         data_docs = runner.submit(render_data_docs, {"job": quote(audited.docs_job)})
@@ -284,6 +293,8 @@ def _announce(dirs: DataDirs, outcome: RunOutcome) -> None:
         log.error("could not write the run report: %s: %s", type(e).__name__, e)
     for b in outcome.held_back:
         log.warning("held back: %s", describe(b.partner, b.feed, b.file_name, b.status, b.reason))
+    for n in outcome.not_extracted:
+        log.warning("not extracted: %s", n["reason"])
     feed_alerts.announce(dirs, outcome.feeds, {"run_id": outcome.run_id, "kind": outcome.kind})
     try:
         _notify(outcome)
@@ -292,13 +303,14 @@ def _announce(dirs: DataDirs, outcome: RunOutcome) -> None:
 
 
 def _notify(outcome: RunOutcome) -> None:
-    if outcome.exit_code == 1 or outcome.held_back:
+    if outcome.exit_code == 1 or outcome.held_back or outcome.not_extracted:
         event = "run_failed" if outcome.exit_code == 1 else "batches_held_back"
         notify.notify(event, {
             "run_id": outcome.run_id, "kind": outcome.kind, "error": outcome.error,
             "dates": [str(d) for d in outcome.dates],
             "held_back": [{"partner": b.partner, "feed": b.feed, "file": b.file_name,
                            "status": b.status, "reason": b.reason} for b in outcome.held_back],
+            "not_extracted": outcome.not_extracted,
             "dbt_failures": outcome.dbt_failures,
         })
 

@@ -154,6 +154,8 @@ def _run_flow(fn_name: str, dirs: DataDirs, **params: object) -> int:
     for b in result["held_back"]:
         line = describe(b["partner"], b["feed"], b["file_name"], b["status"], b["reason"])
         say(f"held back: {line}", file=sys.stderr)
+    for n in result.get("not_extracted", []):
+        say(f"not extracted: {n['reason']}", file=sys.stderr)
     for b in result.get("trimmed", []):
         line = describe(b["partner"], b["feed"], b["file_name"], "published", b["reason"])
         say(f"rows rejected: {line}", file=sys.stderr)

@@ -49,6 +49,9 @@ class RunOutcome:
     feeds: list[dict[str, object]] = field(default_factory=list)     # every feed's status (panro.freshness)
     schema_drift: list[dict[str, str]] = field(default_factory=list)  # published with a new column
     fail_on_overdue: bool = False    # an overdue feed makes the exit status 2 (--fail-on-overdue)
+    # landing entries not extracted (a symlink out of the landing, a FIFO, a folder, a name no contract
+    # fits, an unreadable file): {partner, feed, file_name, reason} — reported, and exit status 2
+    not_extracted: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def held_back(self) -> list[BatchLine]:
@@ -70,7 +73,8 @@ class RunOutcome:
         overdue), else 0: an overdue feed alone held nothing back."""
         if self.error or not self.published:
             return EXIT_FAILED
-        return EXIT_HELD_BACK if self.held_back or (self.fail_on_overdue and self.overdue) else EXIT_OK
+        held = self.held_back or self.not_extracted or (self.fail_on_overdue and self.overdue)
+        return EXIT_HELD_BACK if held else EXIT_OK
 
     def totals(self) -> dict[str, int]:
         return {
@@ -80,6 +84,7 @@ class RunOutcome:
             "rows_rejected": sum(b.rows_rejected for b in self.batches),
             "rows_quarantined": sum(b.rows_quarantined for b in self.batches),
             "held_back": len(self.held_back),
+            "not_extracted": len(self.not_extracted),
         }
 
     def as_dict(self) -> dict[str, object]:
@@ -97,7 +102,7 @@ class RunOutcome:
                 "error": self.error, "exit_code": self.exit_code, "totals": self.totals(),
                 "held_back": [asdict(b) for b in self.held_back], "trimmed": [asdict(b) for b in self.trimmed],
                 "dbt_failures": self.dbt_failures, "timings": dict(self.timings),
-                "overdue": self.overdue, "schema_drift": self.schema_drift,
+                "overdue": self.overdue, "schema_drift": self.schema_drift, "not_extracted": self.not_extracted,
                 "incomplete": [completeness_line(c) for c in completeness(self.feeds)]}
 
 
@@ -106,6 +111,12 @@ def describe(partner: str, feed: str, file_name: str, status: str, reason: str |
     prefix = f"{partner}/{feed} {file_name} — "
     why = (reason or "").replace(prefix, "")
     return f"{partner}/{feed} {file_name} ({status}): {why}"
+
+
+def not_extracted(extract_report: Any) -> list[dict[str, str]]:
+    """The landing entries an extraction did not extract, with why (panro.extract.report: `unmatched`)."""
+    return [{"partner": f.partner, "feed": f.feed, "file_name": f.file_name, "reason": f.reason or ""}
+            for f in extract_report.unmatched]
 
 
 def batches_touched_since(ledger: Ledger, since: dt.datetime) -> list[BatchLine]:

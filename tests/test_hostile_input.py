@@ -219,3 +219,137 @@ def test_limits_are_checked_in_the_contract() -> None:
     with pytest.raises(ContractError, match="positive number"):
         parse_contract({**base, "limits": {"max_rows": 0}})
     assert parse_contract(base).limits.max_columns == 500
+
+
+# -- 5. nothing silently skipped ---------------------------------------------------------------------
+
+def _not_extracted(report) -> dict[str, str]:
+    return {f.file_name: f.reason or "" for f in report.unmatched}
+
+
+def test_every_landing_entry_not_extracted_is_reported_with_why(dirs: DataDirs, tmp_path: Path) -> None:
+    landing = Path(dirs.landing_url)
+    deliver(dirs, "kt/kdeal_orders", DAY)
+    orders = landing / "kt" / "kdeal_orders"
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "KDEAL_ORDER_20230430.csv").write_bytes((orders / "KDEAL_ORDER_20230501.csv").read_bytes())
+    (orders / "KDEAL_ORDER_20230430.csv").symlink_to(outside / "KDEAL_ORDER_20230430.csv")   # out of the landing
+    (landing / "kt" / "kdeal_stores").symlink_to(outside)                                    # a whole feed
+    (orders / "KDEAL_ORDER_20230429.csv").mkdir()                                             # a folder
+    os.mkfifo(orders / "KDEAL_ORDER_20230428.csv")                                            # never opened
+    (orders / "README.txt").write_text("hello")                                               # no contract fits
+    (landing / "kt" / "kdeal_orders" / "dangling.csv").symlink_to(tmp_path / "nothing")
+    t0 = time.perf_counter()
+    report = extract(dirs, [DAY], today=TODAY)
+    assert time.perf_counter() - t0 < 60                    # the FIFO was not opened (it would block)
+    skipped = _not_extracted(report)
+    assert "leading out of the landing zone" in skipped["KDEAL_ORDER_20230430.csv"]
+    assert "leading out of the landing zone" in skipped["kdeal_stores"]
+    assert "a folder where a delivered file was expected" in skipped["KDEAL_ORDER_20230429.csv"]
+    assert "a FIFO" in skipped["KDEAL_ORDER_20230428.csv"]
+    assert "fits no file pattern" in skipped["README.txt"]
+    assert "a symbolic link to nothing" in skipped["dangling.csv"]
+    assert [f.file_name for f in report.extracted] == ["KDEAL_ORDER_20230501.csv"]
+    assert "unmatched" in report.summary()
+
+
+def test_a_symlink_that_stays_inside_the_landing_is_followed(dirs: DataDirs) -> None:
+    landing = Path(dirs.landing_url)
+    deliver(dirs, "kt/kdeal_orders", DAY)
+    shared = landing / "kt" / "shared"
+    shared.mkdir()
+    name = SAMPLES["kakao/talkchannel"].file_name(DAY)
+    (shared / name).write_bytes(SAMPLES["kakao/talkchannel"].bytes())
+    (landing / "kakao").mkdir()
+    (landing / "kakao" / "talkchannel").symlink_to(shared)                 # a feed folder linked within
+    os.symlink("KDEAL_ORDER_20230501.csv", landing / "kt" / "kdeal_orders" / "KDEAL_ORDER_20230430.csv")
+    report = extract(dirs, [DAY, DAY - dt.timedelta(days=1)], today=TODAY)
+    assert sorted(f.file_name for f in report.extracted) == ["KDEAL_ORDER_20230430.csv", "KDEAL_ORDER_20230501.csv",
+                                                            name]
+    assert {f.file_name for f in report.unmatched} == {name}   # kt/shared has no contract: said so, once
+
+
+def test_an_unreadable_file_fails_that_file_not_the_night(dirs: DataDirs) -> None:
+    """The file is found, then cannot be read (gone, or no permission for the pipeline's user)."""
+    from panro.extract.extract import extract_segment, plan
+    from panro.ledger import Ledger
+
+    unreadable = deliver(dirs, "kt/kdeal_orders", DAY)
+    deliver(dirs, "kt/kdeal_orders", DAY - dt.timedelta(days=1))
+    with Ledger(dirs.ledger_path) as ledger:
+        work = plan(dirs, [DAY], ledger, today=TODAY)
+    path = Path(dirs.landing_url) / "kt" / "kdeal_orders" / unreadable
+    if os.geteuid() == 0:
+        path.unlink()                          # root reads any file: take it away between listing and reading
+    else:
+        path.chmod(0)
+    (unit,) = work.units
+    done = [d for s in unit.segments for d in extract_segment(work.context, s)]
+    outcome = {d.result.file_name: (d.result.outcome, d.result.reason or "") for d in done}
+    assert outcome[unreadable][0] == "unmatched" and "cannot be read" in outcome[unreadable][1]
+    assert outcome["KDEAL_ORDER_20230430.csv"][0] == "extracted"
+
+
+# -- 6. one lock for every writer; ids exact or 12+ characters ----------------------------------------
+
+def _held(dirs: DataDirs):
+    from panro.gate import audit
+    from panro.ledger import Ledger
+    from tests.support.raw import clean_rows, write_batch
+
+    rows = clean_rows("kt/kdeal_stores", 100, DAY)
+    for r in rows[:10]:
+        r["시도"] = "동해특별시"
+    with Ledger(dirs.ledger_path) as ledger:
+        batch = write_batch(dirs, ledger, "kt/kdeal_stores", rows, day=DAY)
+        audit(dirs, ledger, run_id="held", today=TODAY)
+    return batch
+
+
+def test_a_short_or_empty_id_selects_nothing(dirs: DataDirs, capsys) -> None:
+    from panro import quarantine as q
+
+    batch = _held(dirs)
+    for short in ("", "  ", batch.checksum[:4], "KDEA", batch.checksum[:11]):
+        with pytest.raises(q.QuarantineError):
+            q.resolve(dirs, short)
+        assert q.cli_release(dirs, short, accept=True, reason="r", who="kim") == 1
+    assert "not taken as a prefix" in capsys.readouterr().err
+    assert q.list_quarantined(dirs)[0].status == "held"            # nothing was released
+    assert q.resolve(dirs, batch.checksum[:12]).batch_id == batch.batch_id
+
+
+def test_quarantine_commands_during_a_run_refuse_in_one_sentence_or_wait(dirs: DataDirs, capsys,
+                                                                          monkeypatch) -> None:
+    import threading
+
+    from panro import quarantine as q
+    from panro.runlock import run_lock
+
+    batch = _held(dirs)
+    with run_lock(dirs):                                  # a run holds the lock (and its ledger)
+        assert q.cli_list(dirs) == 1
+        assert q.cli_show(dirs, batch.checksum[:12]) == 1
+        assert q.cli_release(dirs, batch.checksum[:12], accept=True, reason="r", who="kim") == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "duckdb" not in err.lower()
+    assert err.count("another panro run") == 3 and "`quarantine list` waits until it ends" in err
+    assert q.list_quarantined(dirs)[0].status == "held"
+
+    monkeypatch.setenv("PANRO_LOCK_WAIT", "30")           # configured to wait: it does, then goes on
+    held = threading.Event()
+
+    def run_for_a_second() -> None:
+        with run_lock(dirs, wait=0):
+            held.set()
+            time.sleep(1)
+
+    runner = threading.Thread(target=run_for_a_second)
+    runner.start()
+    held.wait()
+    t0 = time.perf_counter()
+    assert q.cli_list(dirs) == 0
+    assert time.perf_counter() - t0 >= 0.5
+    runner.join()
+    assert batch.checksum[:12] in capsys.readouterr().out

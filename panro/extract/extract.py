@@ -27,9 +27,10 @@ from fsspec import AbstractFileSystem
 
 from panro.batches import raw_schema, segment_path, write_parquet_atomic
 from panro.contracts import FeedContract, load_contracts
-from panro.extract.checksum import same_stat, sha256_hex
+from panro.extract.checksum import same_stat, sha256_hex, sha256_stream
 from panro.extract.discover import LandingFile, discover, open_landing
 from panro.extract.errors import BadFile
+from panro.extract.limits import MB, over
 from panro.extract.readers import Decoded, decode
 from panro.extract.report import ExtractReport, FileResult
 from panro.ledger import Batch, Ledger, batch_id, now_utc
@@ -154,10 +155,19 @@ def _process(ctx: ExtractContext, task: _Task) -> tuple[FileDone, pa.Table | Non
     """One file: what the ledger is to learn of it, and its raw batch when it is a new version to write
     (its raw path is set once the segment holding it is written: `extract_segment`)."""
     f = task.file
-    data = ctx.fs.cat_file(f.path)
-    checksum = sha256_hex(data)
+    limit = f.contract.limits.max_file_bytes
+    try:
+        if f.size > limit:   # never held in memory: hashed in chunks, then failed with the limit
+            checksum, size = sha256_stream(ctx.fs, f.path)
+            data = b""
+        else:
+            data = ctx.fs.cat_file(f.path)
+            checksum, size = sha256_hex(data), len(data)
+    except (PermissionError, IsADirectoryError, NotADirectoryError, FileNotFoundError) as e:
+        # this file, not the night: reported as not extracted, with why (a later run reads it once readable)
+        return FileDone(FileResult(f.partner, f.feed, f.file_name, f.business_date, "unmatched", reason=_reason(
+            f, f"cannot be read ({type(e).__name__}): not extracted; the other files go on"))), None
     bid = batch_id(f.partner, f.feed, f.file_name, checksum)
-    size = len(data)
     latest = task.versions[-1] if task.versions else None
     known = next((v for v in task.versions if v.checksum == checksum), None)
     seen_at = now_utc()
@@ -171,7 +181,11 @@ def _process(ctx: ExtractContext, task: _Task) -> tuple[FileDone, pa.Table | Non
                                 raw_path=known.raw_path),
                      update=(bid, {"source_mtime": f.mtime, "size_bytes": size})), None
 
-    status, table, reason = _decode(ctx, f, data, checksum, bid)
+    if size > limit:
+        status, table, reason = "failed", None, _reason(f, str(over(
+            "max_file_mb", f"the file has {size / MB:,.1f} MB", f"{f.contract.limits.max_file_mb:g} MB")))
+    else:
+        status, table, reason = _decode(ctx, f, data, checksum, bid)
     rows = table.num_rows if table is not None else None
     result = FileResult(**base, outcome=status, rows=rows, reason=reason)
     if known is not None:

@@ -11,15 +11,24 @@ other limits bound the work done between two checks (a 10⁶-column header, a 1 
 
 from __future__ import annotations
 
+import io
 import threading
 import time
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-from panro.contracts import MB, Limits, parse_limits
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from panro.contracts import MB, FeedContract, Limits, parse_limits
 from panro.extract.errors import BadFile
 
-__all__ = ["MB", "Limits", "check_deadline", "deadline", "over", "parse_limits"]
+if TYPE_CHECKING:
+    from panro.extract.readers import Decoded
+
+__all__ = ["MB", "Limits", "check_deadline", "deadline", "inflated_parts", "over", "parse_limits", "within_limits"]
 
 # -- the per-file deadline: set around one file's decoding, checked by the readers as they go --------
 
@@ -49,3 +58,43 @@ def over(limit: str, found: str, allowed: object) -> BadFile:
     """The reason a file is over a limit: which, how much, what is allowed, where to change it."""
     return BadFile(f"{found}, over the feed's limit of {allowed} (limits.{limit} in the contract); "
                    "the file was not read further")
+
+
+# -- the checks (the readers call them) ------------------------------------------------------------
+
+def inflated_parts(contract: FeedContract, data: bytes) -> None:
+    """A workbook whose sheets or shared strings inflate beyond the feed's limit (a zip bomb: 18 MB
+    becoming 1 GB of XML) is failed before anything inflates it."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            parts = [(i.filename, i.file_size) for i in z.infolist()]
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+        return   # not a zip at all: openpyxl says so, below
+    limit = contract.limits.max_sheet_bytes
+    for name, size in parts:
+        if size > limit:
+            raise over("max_sheet_mb", f"the workbook part {name[:60]!r} inflates to {size / MB:,.0f} MB",
+                       f"{contract.limits.max_sheet_mb:g} MB")
+    total = sum(size for _, size in parts)
+    if total > 2 * limit:
+        raise over("max_sheet_mb", f"the workbook inflates to {total / MB:,.0f} MB in all",
+                   f"2 × {contract.limits.max_sheet_mb:g} MB")
+
+
+def within_limits(contract: FeedContract, decoded: Decoded) -> Decoded:
+    """Rows and the longest text value of each column, against the feed's limits."""
+    limits = contract.limits
+    table = decoded.table
+    if table.num_rows > limits.max_rows:
+        raise over("max_rows", f"the file has {table.num_rows:,} rows", f"{limits.max_rows:,}")
+    for name in table.column_names:
+        column = table.column(name)
+        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)) or not len(column):
+            continue
+        lengths = pc.utf8_length(column)
+        longest = pc.max(lengths).as_py()
+        if longest is not None and longest > limits.max_field_chars:
+            row = int(decoded.row_numbers[pc.index(lengths, longest).as_py()])
+            raise over("max_field_chars", f"row {row}, column {name[:40]!r}: a value of {longest:,} characters",
+                       f"{limits.max_field_chars:,}")
+    return decoded

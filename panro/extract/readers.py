@@ -38,7 +38,7 @@ import pyarrow.parquet as pq
 from panro.batches import ARROW_TYPES
 from panro.contracts import Column, FeedContract
 from panro.extract.errors import BadFile, show
-from panro.extract.limits import MB, check_deadline, deadline, over
+from panro.extract.limits import MB, check_deadline, deadline, inflated_parts, over, within_limits
 from panro.personal import mask
 
 try:  # orjson is several times faster; the standard library is the fallback
@@ -459,31 +459,12 @@ def _cell_text(value: Any) -> str | None:
     return str(value)
 
 
-def _inflated_parts(contract: FeedContract, data: bytes) -> None:
-    """A workbook whose sheets or shared strings inflate beyond the feed's limit (a zip bomb: 18 MB
-    becoming 1 GB of XML) is failed before anything inflates it."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as z:
-            parts = [(i.filename, i.file_size) for i in z.infolist()]
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError):
-        return   # not a zip at all: openpyxl says so, below
-    limit = contract.limits.max_sheet_bytes
-    for name, size in parts:
-        if size > limit:
-            raise over("max_sheet_mb", f"the workbook part {name[:60]!r} inflates to {size / MB:,.0f} MB",
-                       f"{contract.limits.max_sheet_mb:g} MB")
-    total = sum(size for _, size in parts)
-    if total > 2 * limit:
-        raise over("max_sheet_mb", f"the workbook inflates to {total / MB:,.0f} MB in all",
-                   f"2 × {contract.limits.max_sheet_mb:g} MB")
-
-
 def read_xlsx(contract: FeedContract, data: bytes) -> Decoded:
     """An Excel workbook: the contract's sheet, header in row 1; Excel dates become dates."""
     import openpyxl  # imported here: only Excel feeds pay for it
     from openpyxl.utils.exceptions import InvalidFileException
 
-    _inflated_parts(contract, data)
+    inflated_parts(contract, data)
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, EOFError, ValueError) as e:
@@ -616,25 +597,6 @@ READERS: dict[str, Callable[[FeedContract, bytes], Decoded]] = {
 }
 
 
-def _within_limits(contract: FeedContract, decoded: Decoded) -> Decoded:
-    """Rows and the longest text value of each column, against the feed's limits."""
-    limits = contract.limits
-    table = decoded.table
-    if table.num_rows > limits.max_rows:
-        raise over("max_rows", f"the file has {table.num_rows:,} rows", f"{limits.max_rows:,}")
-    for name in table.column_names:
-        column = table.column(name)
-        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)) or not len(column):
-            continue
-        lengths = pc.utf8_length(column)
-        longest = pc.max(lengths).as_py()
-        if longest is not None and longest > limits.max_field_chars:
-            row = int(decoded.row_numbers[pc.index(lengths, longest).as_py()])
-            raise over("max_field_chars", f"row {row}, column {name[:40]!r}: a value of {longest:,} characters",
-                       f"{limits.max_field_chars:,}")
-    return decoded
-
-
 def decode(contract: FeedContract, data: bytes) -> Decoded:
     """The file's rows per its contract, or BadFile.
 
@@ -652,4 +614,4 @@ def decode(contract: FeedContract, data: bytes) -> Decoded:
     with deadline(contract.limits.deadline_seconds):
         decoded = READERS[contract.format](contract, data)
         check_deadline()
-    return _within_limits(contract, decoded)
+    return within_limits(contract, decoded)
