@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from panro.settings import DataDirs, owner_only
-from panro.terminal import say, say_text
+from panro.terminal import escape_logs, say, say_text
 
 EXIT_OK, EXIT_FAILED, EXIT_HELD_BACK = 0, 1, 2
 
@@ -93,6 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--scale must be positive, not {args.scale}")
     dirs = DataDirs.from_env(args.data_dir, args.landing)
     owner_only()   # files under the data directory: owner-only unless PANRO_UMASK says otherwise
+    escape_logs()  # a delivered name in a logged line is shown escaped, as in every printed line
     try:
         return _COMMANDS[args.command](args, dirs)
     except KeyboardInterrupt:

@@ -139,7 +139,11 @@ def mark_published(error: BaseException, published: bool) -> None:
 
 def failed_run_message(error: BaseException) -> str:
     """What a failed run did to the data, in one sentence: published or not, and why it failed."""
-    published = getattr(error, "panro_published", None)
+    published, seen, link = None, set(), error
+    while link is not None and id(link) not in seen and published is None:   # a later error hides the first
+        seen.add(id(link))
+        published = getattr(link, "panro_published", None)
+        link = link.__context__ or link.__cause__
     cause = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
     if published:
         return ("the run PUBLISHED its new marts (analysts see tonight's data), then failed: " + cause)

@@ -55,3 +55,27 @@ def say_text(text: str, file: TextIO | None = None) -> None:
     """A block panro built line by line (its own newlines kept), each line made terminal-safe."""
     for line in text.rstrip("\n").split("\n"):
         say(line, file=file)
+
+
+def escape_logs() -> None:
+    """From now on, every log record's message is terminal-safe (`safe`) whichever handler prints it
+    (Python's, Prefect's console): a delivered name in a logged reason stays one inert line."""
+    import logging
+
+    make = logging.getLogRecordFactory()
+    if getattr(make, "panro_safe", False):
+        return
+
+    def record(*args: object, **kwargs: object) -> logging.LogRecord:
+        rec = make(*args, **kwargs)
+        try:
+            message = rec.getMessage()
+        except Exception:
+            return rec
+        clean = safe(message)
+        if clean != message:
+            rec.msg, rec.args = clean, None
+        return rec
+
+    record.panro_safe = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(record)

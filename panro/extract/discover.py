@@ -219,7 +219,7 @@ def discover(fs: AbstractFileSystem, root: str, contracts: Iterable[FeedContract
         kind = info.get("type", "file")
         rel, parts = where(path)
         if kind == "directory":
-            if len(parts) == 3:
+            if path.startswith(base) and len(parts) == 3:
                 unmatched.append(UnmatchedFile(parts[0], parts[1], parts[2], path,
                                                f"{rel}: a folder where a delivered file was expected: not extracted"))
             continue
