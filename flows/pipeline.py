@@ -30,7 +30,7 @@ from prefect.states import Failed
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
-from panro import dbt_failures, engines, faults, feed_alerts, freshness, gate, notify, report, transform
+from panro import dbt_failures, engines, faults, feed_alerts, freshness, gate, notify, report, signals, transform
 from panro.extract.extract import ExtractContext, FeedSegments, FileDone, extract
 from panro.extract.extract import extract_feed as _extract_feed
 from panro.gate.docs import DocsJob
@@ -218,6 +218,7 @@ def run_pipeline(dirs: DataDirs, dates: list[dt.date], kind: str, *, dask_addres
     runner = engines.task_runner(kind, address=dask_address, engine=engine)
     log.info("%s run %s for %s … %s on %s; extraction and checks on %s", kind, run_id, min(dates), max(dates),
              dirs.root, engines.describe(kind, address=dask_address, engine=engine))
+    signals.progress.update(started=True, published=False)
     try:
         return _locked_run(dirs, dates, outcome, runner, run_id)
     except BaseException as e:
@@ -228,6 +229,7 @@ def run_pipeline(dirs: DataDirs, dates: list[dt.date], kind: str, *, dask_addres
 def _locked_run(dirs: DataDirs, dates: list[dt.date], outcome: RunOutcome, runner: TaskRunner,
                 run_id: str) -> RunOutcome:
     data_docs = None
+    stopping: list[str] = []   # why the run is being stopped (SIGTERM, Ctrl-C): no waiting, no report
     with run_lock(dirs):
         parse = threading.Thread(target=transform.parse_ahead, args=(dirs,), name="dbt-parse", daemon=True)
         parse.start()   # dbt parses the project while the run extracts and checks
@@ -235,6 +237,7 @@ def _locked_run(dirs: DataDirs, dates: list[dt.date], outcome: RunOutcome, runne
             with engines.workers_report_here(), contextlib.ExitStack() as engine, \
                     Ledger(dirs.ledger_path) as ledger:
                 engine.enter_context(runner)
+                engine.push(engines.stop_workers_when_stopped)   # before the runner waits for its work
                 engines.check_reachable(runner)
                 if isinstance(runner, ThreadPoolTaskRunner):
                     gate.import_in_background()   # the checks run here: GX loads while the run extracts
@@ -256,19 +259,28 @@ def _locked_run(dirs: DataDirs, dates: list[dt.date], outcome: RunOutcome, runne
                     parse.join()
                     _timed(outcome.timings, "transform", lambda: build_marts(dirs))
                     _timed(outcome.timings, "publish", lambda: publish_marts(dirs, run_id))
-                    outcome.published = True
+                    outcome.published = signals.progress["published"] = True
                 except Exception as e:
                     outcome.error = f"{type(e).__name__}: {e}"
                     outcome.dbt_failures = getattr(e, "failed", [])
+                    raise
+                except BaseException as e:   # SIGTERM (Prefect's TerminationSignal), Ctrl-C: stop now
+                    stopping.append(type(e).__name__)
+                    outcome.error = f"stopped ({type(e).__name__}): " + (
+                        "after publishing" if outcome.published else "nothing new published")
                     raise
                 finally:
                     outcome.batches = batches_touched_since(ledger, outcome.started_at)
                     ledger.finish_run(run_id, "failed" if outcome.error else f"exit {outcome.exit_code}",
                                       outcome.error or "")
-                    _join_data_docs(data_docs)
+                    if not stopping:
+                        _join_data_docs(data_docs)
         finally:
-            parse.join()   # dbt writes its target folder, which the lock's holder alone may
-            _announce(dirs, outcome)  # still under the lock: the report reads the run's own warehouse
+            # dbt writes its target folder, which the lock's holder alone may: a stopped run waits a
+            # moment only (dbt's parse thread dies with the process)
+            parse.join(timeout=2 if stopping else None)
+            if not stopping:
+                _announce(dirs, outcome)  # still under the lock: the report reads the run's own warehouse
     return outcome
 
 

@@ -101,8 +101,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
 
 
+_AS_COMMAND = False   # the `panro` console script: this process is the run's, and ends with it
+
+
 def entry() -> None:
     """The `panro` console script."""
+    global _AS_COMMAND
+    _AS_COMMAND = True
     sys.exit(main())
 
 
@@ -134,11 +139,17 @@ def _run_flow(fn_name: str, dirs: DataDirs, **params: object) -> int:
         # `PREFECT_API_URL=` is no address: Prefect would start its temporary server for the run but
         # send its events to the blank one, logging an error at every state change
         del os.environ["PREFECT_API_URL"]
+    if _AS_COMMAND:
+        from panro import guard
+
+        guard.start()   # whatever this run starts ends with it, even when it is killed (SIGKILL)
     from flows import pipeline
+    from panro.signals import EXIT_STOPPED, stop_on_sigterm, stopped_message
 
     flow = getattr(pipeline, fn_name)
     try:
-        result = flow(**params, data_dir=str(dirs.root), landing=dirs.landing_url)
+        with stop_on_sigterm():
+            result = flow(**params, data_dir=str(dirs.root), landing=dirs.landing_url)
     except RunInProgress as e:
         say(f"panro: {e}", file=sys.stderr)
         return EXIT_FAILED
@@ -150,6 +161,9 @@ def _run_flow(fn_name: str, dirs: DataDirs, **params: object) -> int:
         say(f"panro: {failed_run_message(e)}", file=sys.stderr)
         _print_dbt_failures(getattr(e, "failed", []))
         return EXIT_FAILED
+    except BaseException as e:  # SIGTERM, Ctrl-C: stopped within seconds, saying what was published
+        say(f"panro: {stopped_message(e)}", file=sys.stderr)
+        return EXIT_STOPPED
     from panro.outcome import describe
 
     for b in result["held_back"]:

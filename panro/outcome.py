@@ -137,13 +137,21 @@ def mark_published(error: BaseException, published: bool) -> None:
         error.panro_published = published  # type: ignore[attr-defined]
 
 
-def failed_run_message(error: BaseException) -> str:
-    """What a failed run did to the data, in one sentence: published or not, and why it failed."""
-    published, seen, link = None, set(), error
-    while link is not None and id(link) not in seen and published is None:   # a later error hides the first
+def published_before(error: BaseException) -> bool | None:
+    """Whether the run had published when `error` (or an error it hides) was raised; None: unknown."""
+    seen, link = set(), error
+    while link is not None and id(link) not in seen:   # a later error hides the first
         seen.add(id(link))
         published = getattr(link, "panro_published", None)
+        if published is not None:
+            return bool(published)
         link = link.__context__ or link.__cause__
+    return None
+
+
+def failed_run_message(error: BaseException) -> str:
+    """What a failed run did to the data, in one sentence: published or not, and why it failed."""
+    published = published_before(error)
     cause = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
     if published:
         return ("the run PUBLISHED its new marts (analysts see tonight's data), then failed: " + cause)
