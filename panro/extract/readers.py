@@ -283,7 +283,7 @@ def _records_to_table(records: Iterator[tuple[int, dict[str, Any]]], columns: Se
             if leaf and not _covered(leaf, known):
                 name = ".".join(leaf)
                 if _unusable(name) or name in values:
-                    raise BadFile(f"{where}: unexpected field {name!r}; expected the fields "
+                    raise BadFile(f"{where}: unexpected field {mask(name[:40])!r}; expected the fields "
                                   f"{[c.path or c.name for c in columns if c.name not in constants]}")
                 if name not in extra and len(values) + len(extra) >= max_columns:
                     raise over("max_columns", f"{where} brings the fields to more than {max_columns:,}",
