@@ -89,17 +89,29 @@ def pii_key(state_dir: os.PathLike[str] | str) -> PiiKey:
                                f"{type(e).__name__}; create it, or set {KEY_VAR}") from None
     path = os.path.join(os.fspath(state_dir), KEY_FILE)
     os.makedirs(os.fspath(state_dir), mode=0o700, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        with open(path, encoding="ascii") as f:
-            return PiiKey(f.read().strip().encode("ascii"))
-    with os.fdopen(fd, "w", encoding="ascii") as f:
-        f.write(secrets.token_hex(32))
-    log.warning("no %s or %s: generated a PII key in %s (owner-only); set one of them in production",
-                KEY_VAR, KEY_BLOCK_VAR, path)
+    if not os.path.exists(path):
+        # written whole under another name, then linked into place: a reader never sees half a key,
+        # and of two processes generating at once, the first link wins and both use its key
+        tmp = f"{path}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            f.write(secrets.token_hex(32))
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)
+            log.warning("no %s or %s: generated a PII key in %s (owner-only); set one of them in production",
+                        KEY_VAR, KEY_BLOCK_VAR, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
     with open(path, encoding="ascii") as f:
-        return PiiKey(f.read().strip().encode("ascii"))
+        secret = f.read().strip()
+    if len(secret) < 32:
+        raise RuntimeError(f"the PII key file {path} is empty or too short (under 32 characters): restore it "
+                           f"from a backup, or set {KEY_VAR}; a new key would change every pseudonym")
+    return PiiKey(secret.encode("ascii"))
 
 
 def pseudonym(key: PiiKey, value: str, *, phone: bool = False) -> str:
