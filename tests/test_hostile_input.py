@@ -76,6 +76,21 @@ def test_without_a_configured_key_one_is_generated_owner_only_in_the_state(dirs:
         assert not zone.exists() or not list(zone.rglob("pii.key"))
 
 
+def test_the_pii_key_can_come_from_a_prefect_secret_block(dirs: DataDirs, monkeypatch, prefect_api_url: str) -> None:
+    from prefect.blocks.system import Secret
+
+    from panro.personal import PiiKey
+
+    Secret(value="the agency's key, kept by Prefect").save("panro-pii-key-test", overwrite=True)
+    monkeypatch.delenv("PANRO_PII_KEY", raising=False)
+    monkeypatch.setenv("PANRO_PII_KEY_BLOCK", "panro-pii-key-test")
+    assert pii_key(dirs.state) == PiiKey(b"the agency's key, kept by Prefect")
+    assert not (dirs.state / "pii.key").exists()                # nothing generated, nothing written
+    monkeypatch.setenv("PANRO_PII_KEY_BLOCK", "no-such-block")
+    with pytest.raises(RuntimeError, match=r"Secret block 'no-such-block' .* cannot be loaded"):
+        pii_key(dirs.state)
+
+
 def test_a_store_file_without_its_header_row_is_failed_without_quoting_its_first_row(dirs: DataDirs) -> None:
     sample = SAMPLES["kt/kdeal_stores"]
     names = sample.contract.column_names
