@@ -43,10 +43,17 @@ from panro.lake.ledger import Ledger
 from panro.publish.warehouse import publish
 from panro.report import events as run_events
 from panro.report import html as report
-from panro.report.outcome import RunOutcome, batches_touched_since, describe, schema_drift
-from panro.runtime import engines, faults, notify, progress
+from panro.report.outcome import (
+    RunOutcome,
+    batches_touched_since,
+    describe,
+    not_extracted,
+    schema_drift,
+)
+from panro.runtime import engines, faults, notify, progress, signals
 from panro.runtime.runlock import run_lock
-from panro.settings import DataDirs
+from panro.runtime.signals import mark_published
+from panro.settings import DataDirs, owner_only
 from panro.transform import build as transform
 from panro.transform import failures as dbt_failures
 
@@ -296,15 +303,27 @@ def run_pipeline(dirs: DataDirs, dates: list[dt.date], kind: str, *, dask_addres
                  engine: str | None = None, fail_on_overdue: bool = False, init: bool = False) -> RunOutcome:
     """The run: `preflight.Misconfigured` before anything is done when it cannot start."""
     log = get_run_logger()
+    owner_only()   # what the run writes under the data directory is the pipeline's alone (PANRO_UMASK)
     run_id = _run_id()
     preflight.check(dirs, dates, kind, create=init or kind == "backfill")
     outcome = RunOutcome(run_id, kind, (min(dates), max(dates)), dt.datetime.now(dt.UTC),
                          fail_on_overdue=fail_on_overdue)
-    checks: list[Any] = []
     runner = engines.task_runner(kind, address=dask_address, engine=engine)
     log.info("%s run %s for %s … %s on %s; extraction and checks on %s", kind, run_id, min(dates), max(dates),
              dirs.root, engines.describe(kind, address=dask_address, engine=engine))
+    signals.progress.update(started=True, published=False)
+    try:
+        return _locked_run(dirs, dates, outcome, runner, run_id)
+    except BaseException as e:
+        mark_published(e, outcome.published)   # the CLI's message says what happened to the data
+        raise
+
+
+def _locked_run(dirs: DataDirs, dates: list[dt.date], outcome: RunOutcome, runner: TaskRunner,
+                run_id: str) -> RunOutcome:
+    checks: list[Any] = []   # the gate's check task runs: dbt's build waits for them (the task graph shows it)
     data_docs = None
+    stopping: list[str] = []   # why the run is being stopped (SIGTERM, Ctrl-C): no waiting, no report
     with run_lock(dirs):
         parse = threading.Thread(target=transform.parse_ahead, args=(dirs,), name="dbt-parse", daemon=True)
         parse.start()   # dbt parses the project while the run extracts and checks
@@ -312,12 +331,15 @@ def run_pipeline(dirs: DataDirs, dates: list[dt.date], kind: str, *, dask_addres
             with engines.workers_report_here(), contextlib.ExitStack() as engine, \
                     Ledger(dirs.ledger_path) as ledger:
                 engine.enter_context(runner)
+                engine.push(engines.stop_workers_when_stopped)   # before the runner waits for its work
                 engines.check_reachable(runner)
                 if isinstance(runner, ThreadPoolTaskRunner):
                     gate.import_in_background()   # the checks run here: GX loads while the run extracts
-                ledger.start_run(run_id, kind)
+                ledger.start_run(run_id, outcome.kind)
                 try:
-                    _timed(outcome.timings, "extract", lambda: extract_feeds(dirs, dates, ledger, runner))
+                    extracted = _timed(outcome.timings, "extract",
+                                       lambda: extract_feeds(dirs, dates, ledger, runner))
+                    outcome.not_extracted = not_extracted(extracted)
                     audited = _timed(outcome.timings, "audit",
                                      lambda: audit_batches(dirs, ledger, run_id, runner, checks))
                     if audited.docs_job is not None:   # while dbt builds
@@ -332,19 +354,28 @@ def run_pipeline(dirs: DataDirs, dates: list[dt.date], kind: str, *, dask_addres
                     parse.join()
                     _timed(outcome.timings, "transform", lambda: _transform(dirs, outcome, checks))
                     _timed(outcome.timings, "publish", lambda: _publish(dirs, run_id))
-                    outcome.published = True
+                    outcome.published = signals.progress["published"] = True
                 except Exception as e:
                     outcome.error = f"{type(e).__name__}: {e}"
                     outcome.dbt_failures = getattr(e, "failed", [])
+                    raise
+                except BaseException as e:   # SIGTERM (Prefect's TerminationSignal), Ctrl-C: stop now
+                    stopping.append(type(e).__name__)
+                    outcome.error = f"stopped ({type(e).__name__}): " + (
+                        "after publishing" if outcome.published else "nothing new published")
                     raise
                 finally:
                     outcome.batches = batches_touched_since(ledger, outcome.started_at)
                     ledger.finish_run(run_id, "failed" if outcome.error else f"exit {outcome.exit_code}",
                                       outcome.error or "")
-                    _join_data_docs(data_docs)
+                    if not stopping:
+                        _join_data_docs(data_docs)
         finally:
-            parse.join()   # dbt writes its target folder, which the lock's holder alone may
-            _announce(dirs, outcome)  # still under the lock: the report reads the run's own warehouse
+            # dbt writes its target folder, which the lock's holder alone may: a stopped run waits a
+            # moment only (dbt's parse thread dies with the process)
+            parse.join(timeout=2 if stopping else None)
+            if not stopping:
+                _announce(dirs, outcome)  # still under the lock: the report reads the run's own warehouse
     return outcome
 
 
@@ -372,14 +403,24 @@ def _announce(dirs: DataDirs, outcome: RunOutcome) -> None:
     for b in outcome.held_back:
         log.warning("held back: %s", describe(b.partner, b.feed, b.file_name, b.status, b.reason))
     run_events.announce(outcome)   # Prefect events, for Prefect Automations
+    for n in outcome.not_extracted:
+        log.warning("not extracted: %s", n["reason"])
     feed_alerts.announce(dirs, outcome.feeds, {"run_id": outcome.run_id, "kind": outcome.kind})
-    if outcome.exit_code == 1 or outcome.held_back:
+    try:
+        _notify(outcome)
+    except Exception as e:  # a notification never decides a run's outcome (notify itself never raises)
+        log.error("could not notify: %s: %s", type(e).__name__, e)
+
+
+def _notify(outcome: RunOutcome) -> None:
+    if outcome.exit_code == 1 or outcome.held_back or outcome.not_extracted:
         event = "run_failed" if outcome.exit_code == 1 else "batches_held_back"
         notify.notify(event, {
             "run_id": outcome.run_id, "kind": outcome.kind, "error": outcome.error,
             "dates": [str(d) for d in outcome.dates],
             "held_back": [{"partner": b.partner, "feed": b.feed, "file": b.file_name,
                            "status": b.status, "reason": b.reason} for b in outcome.held_back],
+            "not_extracted": outcome.not_extracted,
             "dbt_failures": outcome.dbt_failures,
         })
 

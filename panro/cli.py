@@ -17,7 +17,8 @@ from cyclopts import App, Parameter
 from cyclopts.exceptions import CycloptsError
 
 from panro.runtime import console
-from panro.settings import DataDirs
+from panro.runtime.terminal import escape_logs
+from panro.settings import DataDirs, owner_only
 
 EXIT_OK, EXIT_FAILED, EXIT_HELD_BACK = 0, 1, 2
 EXIT_USAGE = 2
@@ -73,6 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line `argv` (default: the process's); returns the exit status."""
     import sys
 
+    owner_only()   # files under the data directory: owner-only unless PANRO_UMASK says otherwise
+    escape_logs()  # a delivered name in a logged line is shown escaped, as in every printed line
     try:
         return int(app.meta(list(sys.argv[1:] if argv is None else argv), exit_on_error=False, print_error=False,
                             result_action="return_value") or 0)
@@ -87,8 +90,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
 
 
+_AS_COMMAND = False   # the `panro` console script: this process is the run's, and ends with it
+
+
 def entry() -> None:
     """The `panro` console script."""
+    global _AS_COMMAND
+    _AS_COMMAND = True
     raise SystemExit(main())
 
 
@@ -307,14 +315,20 @@ def _run_flow(fn_name: str, days: list[dt.date], **params: object) -> int:
         console.fail(str(e))
         return EXIT_FAILED
     _prefect_environment()
+    if _AS_COMMAND:
+        from panro.runtime import guard
+
+        guard.start()   # whatever this run starts ends with it, even when it is killed (SIGKILL)
     from flows import pipeline
+    from panro.report.outcome import failed_run_message
     from panro.runtime import progress
     from panro.runtime.runlock import RunInProgress
+    from panro.runtime.signals import EXIT_STOPPED, stop_on_sigterm, stopped_message
 
     flow = getattr(pipeline, fn_name)
     lines = console.StageLines()
     try:
-        with progress.reporting(lines):
+        with stop_on_sigterm(), progress.reporting(lines):
             result = flow(**params, data_dir=str(d.root), landing=d.landing_url)
     except RunInProgress as e:
         console.fail(str(e))
@@ -325,9 +339,13 @@ def _run_flow(fn_name: str, days: list[dt.date], **params: object) -> int:
         console.fail(str(e))
         return EXIT_FAILED
     except Exception as e:
-        console.fail(f"the run failed and published nothing new: {type(e).__name__}: {e}")
+        console.fail(failed_run_message(e))
         _print_dbt_failures(getattr(e, "failed", []))
         return EXIT_FAILED
+    except BaseException as e:  # SIGTERM, Ctrl-C: stopped within seconds, saying what was published
+        lines.close()
+        console.fail(stopped_message(e))
+        return EXIT_STOPPED
     finally:
         lines.close()
     _print_outcome(result)
@@ -359,6 +377,8 @@ def _print_outcome(result: dict) -> None:
 
     for b in result["held_back"]:
         console.warn(f"held back: {describe(b['partner'], b['feed'], b['file_name'], b['status'], b['reason'])}")
+    for n in result.get("not_extracted", []):
+        console.warn(f"not extracted: {n['reason']}")
     for b in result.get("trimmed", []):
         console.warn(f"rows rejected: {describe(b['partner'], b['feed'], b['file_name'], 'published', b['reason'])}")
     # told, not discovered: overdue feeds, figures not complete through the run's date, new columns

@@ -194,14 +194,24 @@ def list_quarantined(dirs: DataDirs, *, include_all: bool = False) -> list[Entry
     return sorted(entries, key=lambda e: (e.business_date or "", e.partner, e.feed, e.file_name, e.id))
 
 
+MIN_PREFIX = 12   # a shorter prefix names a batch by accident (issue 28): exact, or 12+ characters
+
+
 def resolve(dirs: DataDirs, ident: str) -> Entry:
-    """The entry an id names: the folder name, a unique prefix of it, or the full batch id."""
+    """The entry an id names: the folder name or the full batch id exactly, or a prefix of at least
+    `MIN_PREFIX` characters of either (or of the checksum after `@`) that names one entry only."""
     ident = ident.strip()
+    if not ident:
+        raise QuarantineError("no id given: name a quarantined batch by its id (see `panro quarantine list`)")
     entries = [Entry.of(m) for m in _manifests(dirs)]
     exact = [e for e in entries if ident in (e.id, e.batch_id)]
     if exact:
         return exact[0]
-    found = [e for e in entries if e.id.startswith(ident) or e.id.split("@")[-1].startswith(ident)]
+    if len(ident) < MIN_PREFIX:
+        raise QuarantineError(f"no quarantined batch is named exactly {ident!r}, and a shorter name than "
+                              f"{MIN_PREFIX} characters is not taken as a prefix (see `panro quarantine list`)")
+    found = [e for e in entries if e.id.startswith(ident) or e.batch_id.startswith(ident)
+             or e.id.split("@")[-1].startswith(ident)]
     if len(found) == 1:
         return found[0]
     if not found:
@@ -419,8 +429,13 @@ def unreadable(dirs: DataDirs) -> list[Batch]:
 
 
 def cli_list(dirs: DataDirs, *, include_all: bool = False) -> int:
-    entries = list_quarantined(dirs, include_all=include_all)
-    failed = unreadable(dirs)
+    try:
+        with run_lock(dirs, doing="`quarantine list`"):   # the ledger is the run's while it runs
+            entries = list_quarantined(dirs, include_all=include_all)
+            failed = unreadable(dirs)
+    except RunInProgress as e:
+        console.fail(str(e))
+        return 1
     if not entries and not failed:
         console.out("nothing is held back")
         return 0
@@ -439,8 +454,9 @@ def cli_list(dirs: DataDirs, *, include_all: bool = False) -> int:
 
 def cli_show(dirs: DataDirs, ident: str) -> int:
     try:
-        console.out(show(dirs, ident).text().rstrip("\n"))
-    except QuarantineError as e:
+        with run_lock(dirs, doing="`quarantine show`"):
+            console.out(show(dirs, ident).text().rstrip("\n"))
+    except (QuarantineError, RunInProgress) as e:
         console.fail(str(e))
         return 1
     return 0
@@ -448,7 +464,7 @@ def cli_show(dirs: DataDirs, ident: str) -> int:
 
 def cli_hold(dirs: DataDirs, idents: list[str], *, reason: str, who: str) -> int:
     try:
-        with run_lock(dirs):
+        with run_lock(dirs, doing="`quarantine hold`"):
             for ident in idents:
                 h = hold(dirs, ident, reason=reason, who=who)
                 console.out(f"{h.id}: held ({h.rows:,} rows no longer published); to put it through again: "
@@ -462,7 +478,7 @@ def cli_hold(dirs: DataDirs, idents: list[str], *, reason: str, who: str) -> int
 
 def cli_release(dirs: DataDirs, ident: str, *, accept: bool, reason: str, who: str) -> int:
     try:
-        with run_lock(dirs):
+        with run_lock(dirs, doing="`quarantine release`"):
             done = release(dirs, ident, accept=accept, reason=reason, who=who)
     except (QuarantineError, RunInProgress) as e:
         console.fail(str(e))

@@ -105,3 +105,21 @@ class DataDirs:
     def data_docs(self) -> Path:
         """The gate's Great Expectations Data Docs site (`index.html`)."""
         return self.reports / "data_docs"
+
+
+UMASK_VAR = "PANRO_UMASK"
+
+
+def owner_only() -> int:
+    """From now on, the files and folders this process (and the workers it starts) creates under the
+    data directory are its owner's only — 0600 files, 0700 folders — unless `PANRO_UMASK` says
+    otherwise (e.g. `027`: the group may read the marts). Returns the mask set."""
+    text = os.environ.get(UMASK_VAR, "").strip() or "077"
+    try:
+        mask = int(text, 8)
+    except ValueError:
+        raise ValueError(f"{UMASK_VAR}={text!r} is not an octal umask like 077 or 027") from None
+    if not 0 <= mask <= 0o777:
+        raise ValueError(f"{UMASK_VAR}={text!r} is not an octal umask like 077 or 027")
+    os.umask(mask)
+    return mask

@@ -17,6 +17,8 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+# personal data is pseudonymised with one key across the suite (panro.domain.personal; a test of the key unsets it)
+os.environ.setdefault("PANRO_PII_KEY", "the test suite's PII key")
 os.environ["PREFECT_HOME"] = os.environ.get("PANRO_TEST_PREFECT_HOME") or tempfile.mkdtemp(prefix="panro-prefect-")
 os.environ.pop("PREFECT_API_URL", None)
 

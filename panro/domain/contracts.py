@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,7 @@ class Column:
     decimal: tuple[float, float] | None = None
     sigungu_code: bool = False
     pii: bool = False
+    phone: bool = False     # a Korean phone number (checked at extraction, before its pseudonym)
 
     @property
     def source_path(self) -> tuple[str, ...]:
@@ -57,6 +58,46 @@ class Freshness:
 
     cadence: str = "daily"
     overdue_after_days: int = 2   # feeds.md: a daily feed that sent nothing for 3 or more days is overdue
+
+
+MB = 1024 * 1024
+
+
+# Limits on what one delivered file may cost the night (issue 28; panro.extract.limits)
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_file_mb: float = 100           # delivered bytes
+    max_rows: int = 5_000_000
+    max_columns: int = 500             # header fields, JSON fields
+    max_field_chars: int = 10_000      # one text value
+    max_sheet_mb: float = 100          # an .xlsx part (sheet, shared strings) once inflated
+    deadline_seconds: float = 600      # decoding one file
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * MB)
+
+    @property
+    def max_sheet_bytes(self) -> int:
+        return int(self.max_sheet_mb * MB)
+
+
+def parse_limits(spec: Any, where: str) -> Limits:
+    """A contract's `limits:` mapping (any subset of the fields), checked."""
+    if spec is None:
+        return Limits()
+    if not isinstance(spec, dict):
+        raise ContractError(f"{where}: limits must be a mapping like {{max_rows: 1000000}}")
+    known = {f.name: f for f in fields(Limits)}
+    unknown = set(spec) - set(known)
+    if unknown:
+        raise ContractError(f"{where}: limits has unknown settings {sorted(unknown)} (known: {sorted(known)})")
+    for name, value in spec.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ContractError(f"{where}: limits.{name} must be a positive number, not {value!r}")
+    return Limits(**spec)
 
 
 @dataclass(frozen=True)
@@ -78,6 +119,7 @@ class FeedContract:
     row_tolerance: float = 0.01
     freshness: Freshness = Freshness()
     figures: tuple[str, ...] = ()     # FIGURES this feed is the source of
+    limits: Limits = Limits()
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -126,6 +168,11 @@ def _column(name: str, spec: dict[str, Any], where: str) -> Column:
         spec["enum"] = tuple(str(v) for v in spec["enum"])
     if "decimal" in spec:
         spec["decimal"] = tuple(float(v) for v in spec["decimal"])
+    if spec.get("phone") and not spec.get("pii"):
+        raise ContractError(f"{where}: column {name!r} is a phone number: mark it `pii: true` as well")
+    if spec.get("pii") and spec.get("type", "string") != "string":
+        raise ContractError(f"{where}: personal-data column {name!r} must be of type string (it is replaced "
+                            "by a pseudonym at extraction)")
     return Column(name=str(name), **spec)
 
 
@@ -177,9 +224,10 @@ def parse_contract(doc: dict[str, Any], where: str = "<contract>") -> FeedContra
             row_tolerance=float(doc.get("row_tolerance", 0.01)),
             freshness=_freshness(doc.get("freshness"), where),
             figures=_figures(doc.get("figures"), where),
+            limits=parse_limits(doc.get("limits"), where),
             extra={k: v for k, v in doc.items() if k not in {
                 "partner", "feed", "description", "file", "format", "kind", "key", "columns", "row_tolerance",
-                "freshness", "figures"}},
+                "freshness", "figures", "limits"}},
         )
     except KeyError as e:
         raise ContractError(f"{where}: missing field {e.args[0]!r}") from None

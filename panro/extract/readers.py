@@ -23,6 +23,7 @@ import json
 import math
 import re
 import zipfile
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,7 +36,9 @@ import pyarrow.json as pjson
 import pyarrow.parquet as pq
 
 from panro.domain.contracts import Column, FeedContract
+from panro.domain.personal import mask
 from panro.extract.errors import BadFile, show
+from panro.extract.limits import MB, check_deadline, deadline, inflated_parts, over, within_limits
 from panro.lake.batches import ARROW_TYPES
 
 try:  # orjson is several times faster; the standard library is the fallback
@@ -76,27 +79,47 @@ def _unusable(name: str) -> bool:
     return not name.strip() or name.startswith("_")
 
 
+def _names(names: Sequence[str], limit: int = 10) -> str:
+    """Delivered column names as a reason may quote them: cut, at most `limit`, phone numbers masked."""
+    shown = [mask(n if len(n) <= 40 else n[:39] + "…") for n in names[:limit]]
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return f"{shown}{more}"
+
+
 def _column_problem(found: Sequence[str], contract: FeedContract, where: str) -> str | None:
     """Missing, renamed or repeated columns (and new ones that cannot be kept), named, with the expected
-    set. A new column alone is no problem: it is kept beside the contract's (schema drift)."""
+    set. A new column alone is no problem: it is kept beside the contract's (schema drift).
+
+    Linear in the header's width. A header holding none of the contract's columns is not quoted: it
+    is most likely the first data row of a file delivered without its header (names, phones)."""
     expected = contract.column_names
-    repeated = sorted({c for c in found if list(found).count(c) > 1})
-    missing = [c for c in expected if c not in found]
-    unexpected = new_columns(found, contract)
+    known = set(expected)
+    counts = Counter(found)
+    repeated = sorted(c for c, n in counts.items() if n > 1)
+    missing = [c for c in expected if c not in counts]
+    unexpected = [c for c in found if c not in known]
     unusable = [c for c in unexpected if _unusable(c)]
     if not (repeated or missing or unusable):
         return None
+    if missing and len(missing) == len(expected):
+        return (f"{where}: none of the contract's columns is in it ({len(found)} field(s), not quoted: the "
+                f"header row is missing, and the first line is data?); expected the columns {expected}")
     parts = []
     if missing:
         parts.append(f"missing column(s) {missing}")
     if unexpected and (missing or unusable):
-        parts.append(f"unexpected column(s) {unexpected}")
+        parts.append(f"unexpected column(s) {_names(unexpected)}")
     if repeated:
-        parts.append(f"repeated column(s) {repeated}")
+        parts.append(f"repeated column(s) {_names(repeated)}")
     hint = " (renamed?)" if missing and unexpected else ""
     if unusable and not missing:
         hint = " (a column without a name, or named like the pipeline's own `_` columns)"
     return f"{where}: {' and '.join(parts)}{hint}; expected the columns {expected}"
+
+
+def _too_wide(count: int, contract: FeedContract, where: str) -> None:
+    if count > contract.limits.max_columns:
+        raise over("max_columns", f"{where} has {count:,} columns", contract.limits.max_columns)
 
 
 def _line_of(data: bytes, offset: int) -> int:
@@ -144,6 +167,7 @@ def read_csv(contract: FeedContract, data: bytes) -> Decoded:
     if not header_line.strip():
         raise BadFile(f"no header row; expected the columns {contract.column_names} "
                       f"separated by {contract.delimiter!r}")
+    _too_wide(header_line.count(contract.delimiter) + 1, contract, "the header (line 1)")  # before parsing it
     header = next(csv.reader([header_line], delimiter=contract.delimiter))
     problem = _column_problem(header, contract, "header (line 1)")
     if problem:
@@ -239,7 +263,8 @@ def _as_text(value: Any) -> str | None:
 
 
 def _records_to_table(records: Iterator[tuple[int, dict[str, Any]]], columns: Sequence[Column],
-                      constants: dict[str, Any], what: str) -> tuple[pa.Table, np.ndarray, set[str]]:
+                      constants: dict[str, Any], what: str, max_columns: int = 10**9,
+                      ) -> tuple[pa.Table, np.ndarray, set[str]]:
     """Flatten (row number, record) pairs by the columns' paths; check fields and types. A field no
     column's path leads to is a new column (its dotted path), kept as text after the contract's."""
     paths = {c.name: c.source_path for c in columns if c.name not in constants}
@@ -250,14 +275,19 @@ def _records_to_table(records: Iterator[tuple[int, dict[str, Any]]], columns: Se
     seen: set[str] = set()
     for number, record in records:
         where = f"{what} {number}"
+        if number % 1024 == 0:
+            check_deadline(where)
         if not isinstance(record, dict):
             raise BadFile(f"{where}: expected a JSON object, found {type(record).__name__}")
         for leaf in _leaves(record):
             if leaf and not _covered(leaf, known):
                 name = ".".join(leaf)
                 if _unusable(name) or name in values:
-                    raise BadFile(f"{where}: unexpected field {name!r}; expected the fields "
+                    raise BadFile(f"{where}: unexpected field {mask(name[:40])!r}; expected the fields "
                                   f"{[c.path or c.name for c in columns if c.name not in constants]}")
+                if name not in extra and len(values) + len(extra) >= max_columns:
+                    raise over("max_columns", f"{where} brings the fields to more than {max_columns:,}",
+                               max_columns)
                 kept = extra.setdefault(name, [None] * len(numbers))
                 kept.append(_as_text(_get(record, leaf)[1]))
         for kept in extra.values():
@@ -339,7 +369,8 @@ def read_jsonl(contract: FeedContract, data: bytes) -> Decoded:
     fast = _jsonl_fast(contract, body)
     if fast is not None:
         return fast
-    table, numbers, seen = _records_to_table(_jsonl_lines(body), contract.columns, {}, "line")
+    table, numbers, seen = _records_to_table(_jsonl_lines(body), contract.columns, {}, "line",
+                                             contract.limits.max_columns)
     _missing_fields(contract.columns, seen, table.num_rows)
     return _decoded(table, numbers, contract.columns)
 
@@ -372,7 +403,7 @@ def read_json(contract: FeedContract, data: bytes) -> Decoded:
             constants[name] = _fit(doc[name], column, "document")
     records = doc[records_key]
     table, numbers, seen = _records_to_table(iter(enumerate(records, start=1)), contract.columns,
-                                             constants, "record")
+                                             constants, "record", contract.limits.max_columns)
     _missing_fields(contract.columns, seen, table.num_rows)
     return _decoded(table, numbers, contract.columns)
 
@@ -433,6 +464,7 @@ def read_xlsx(contract: FeedContract, data: bytes) -> Decoded:
     import openpyxl  # imported here: only Excel feeds pay for it
     from openpyxl.utils.exceptions import InvalidFileException
 
+    inflated_parts(contract, data)
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, EOFError, ValueError) as e:
@@ -451,6 +483,7 @@ def read_xlsx(contract: FeedContract, data: bytes) -> Decoded:
         except (zipfile.BadZipFile, KeyError, OSError, EOFError, ValueError) as e:
             raise BadFile(f"sheet {sheet_name!r} cannot be read (truncated or corrupt: {type(e).__name__})"
                           ) from None
+        _too_wide(len(header_cells), contract, f"sheet {sheet_name!r} header (row 1)")
         while header_cells and header_cells[-1] is None:
             header_cells = header_cells[:-1]
         header = ["" if v is None else str(v) for v in header_cells]
@@ -464,6 +497,11 @@ def read_xlsx(contract: FeedContract, data: bytes) -> Decoded:
         numbers: list[int] = []
         try:
             for data_row, cells in enumerate(rows, start=1):
+                if data_row % 1024 == 0:
+                    check_deadline(f"sheet {sheet_name!r} data row {data_row}")
+                if data_row > contract.limits.max_rows:
+                    raise over("max_rows", f"sheet {sheet_name!r} has more than {contract.limits.max_rows:,} rows",
+                               f"{contract.limits.max_rows:,}")
                 if cells is None or all(v is None or v == "" for v in cells):
                     continue
                 if any(v is not None and v != "" for v in cells[len(header):]):
@@ -571,4 +609,9 @@ def decode(contract: FeedContract, data: bytes) -> Decoded:
                     "parquet": "a Parquet file (with zero rows if there is nothing to send)",
                     "json": f"a JSON document (with an empty {contract.records!r} list if there is nothing)"}
         raise BadFile(f"the file is empty (0 bytes); expected {expected[contract.format]}")
-    return READERS[contract.format](contract, data)
+    if len(data) > contract.limits.max_file_bytes:
+        raise over("max_file_mb", f"the file has {len(data) / MB:,.1f} MB", f"{contract.limits.max_file_mb:g} MB")
+    with deadline(contract.limits.deadline_seconds):
+        decoded = READERS[contract.format](contract, data)
+        check_deadline()
+    return within_limits(contract, decoded)

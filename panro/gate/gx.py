@@ -31,6 +31,7 @@ from great_expectations.data_context.types.resource_identifiers import (
     ValidationResultIdentifier,
 )
 
+from panro.domain.personal import mask
 from panro.gate import gx_compat
 from panro.gate.expectations import forget_parsed  # (importing it registers the panro expectations)
 from panro.settings import DataDirs
@@ -159,6 +160,10 @@ class GxRun:
             if domain & set(pii_columns):
                 for key in ("partial_unexpected_list", "partial_unexpected_counts"):
                     r.result.pop(key, None)
+            elif r.result.get("partial_unexpected_list"):   # a phone number typed into any column
+                r.result["partial_unexpected_list"] = [mask(v) if isinstance(v, str) else v
+                                                       for v in r.result["partial_unexpected_list"]]
+                r.result.pop("partial_unexpected_counts", None)
         with self._lock:
             self.context.validation_results_store.set(result_key(self.run_id, suite_name, label), result)
             self._stored.append((suite_name, label))

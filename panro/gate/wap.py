@@ -57,6 +57,7 @@ import pyarrow.parquet as pq
 
 from panro import quarantine as q
 from panro.domain.contracts import FeedContract, load_contracts
+from panro.domain.personal import mask
 from panro.gate.docs import DocsJob
 from panro.gate.state import write_index
 from panro.gate.suites import load_suite, suite_name
@@ -278,7 +279,7 @@ def _columns_of(kwargs: dict[str, Any]) -> list[str]:
 def _show(value: Any) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return "∅"
-    text = str(value)
+    text = mask(str(value))   # a phone number typed into any column is not quoted (panro.domain.personal)
     return repr(text[:40] + "…" if len(text) > 40 else text)
 
 

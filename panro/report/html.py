@@ -155,7 +155,8 @@ def held_back_section(page: Page) -> Section:
     tonight_files = {(r["partner"], r["feed"], r["file"]) for r in tonight}
     earlier = [e for e in list_quarantined(page.dirs) if (e.partner, e.feed, e.file_name) not in tonight_files]
     return Section("held-back", "Held back tonight", "sections/held_back.html.j2",
-                   {"tonight": tonight, "rejected": rejected, "earlier": earlier})
+                   {"tonight": tonight, "rejected": rejected, "earlier": earlier,
+                    "not_extracted": page.outcome.not_extracted})
 
 
 def kpis_section(page: Page) -> Section | None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from panro.freshness.report import completeness, completeness_line
 from panro.lake.ledger import Batch, Ledger
+from panro.runtime.signals import published_before
 
 EXIT_OK, EXIT_FAILED, EXIT_HELD_BACK = 0, 1, 2
 
@@ -49,6 +50,9 @@ class RunOutcome:
     schema_drift: list[dict[str, str]] = field(default_factory=list)  # published with a new column
     fail_on_overdue: bool = False    # an overdue feed makes the exit status 2 (--fail-on-overdue)
     dbt_models: list[dict[str, object]] = field(default_factory=list)  # each dbt node: status, rows, time
+    # landing entries not extracted (a symlink out of the landing, a FIFO, a folder, a name no contract
+    # fits, an unreadable file): {partner, feed, file_name, reason} — reported, and exit status 2
+    not_extracted: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def held_back(self) -> list[BatchLine]:
@@ -70,7 +74,8 @@ class RunOutcome:
         overdue), else 0: an overdue feed alone held nothing back."""
         if self.error or not self.published:
             return EXIT_FAILED
-        return EXIT_HELD_BACK if self.held_back or (self.fail_on_overdue and self.overdue) else EXIT_OK
+        held = self.held_back or self.not_extracted or (self.fail_on_overdue and self.overdue)
+        return EXIT_HELD_BACK if held else EXIT_OK
 
     def totals(self) -> dict[str, int]:
         return {
@@ -80,6 +85,7 @@ class RunOutcome:
             "rows_rejected": sum(b.rows_rejected for b in self.batches),
             "rows_quarantined": sum(b.rows_quarantined for b in self.batches),
             "held_back": len(self.held_back),
+            "not_extracted": len(self.not_extracted),
         }
 
     def as_dict(self) -> dict[str, object]:
@@ -98,7 +104,7 @@ class RunOutcome:
                 "held_back": [asdict(b) for b in self.held_back], "trimmed": [asdict(b) for b in self.trimmed],
                 "dbt_failures": self.dbt_failures, "timings": dict(self.timings),
                 "dbt_models": self.dbt_models,
-                "overdue": self.overdue, "schema_drift": self.schema_drift,
+                "overdue": self.overdue, "schema_drift": self.schema_drift, "not_extracted": self.not_extracted,
                 "incomplete": [completeness_line(c) for c in completeness(self.feeds)]}
 
 
@@ -107,6 +113,12 @@ def describe(partner: str, feed: str, file_name: str, status: str, reason: str |
     prefix = f"{partner}/{feed} {file_name} — "
     why = (reason or "").replace(prefix, "")
     return f"{partner}/{feed} {file_name} ({status}): {why}"
+
+
+def not_extracted(extract_report: Any) -> list[dict[str, str]]:
+    """The landing entries an extraction did not extract, with why (panro.extract.report: `unmatched`)."""
+    return [{"partner": f.partner, "feed": f.feed, "file_name": f.file_name, "reason": f.reason or ""}
+            for f in extract_report.unmatched]
 
 
 def batches_touched_since(ledger: Ledger, since: dt.datetime) -> list[BatchLine]:
@@ -119,3 +131,14 @@ def schema_drift(gate_batches: list[Any]) -> list[dict[str, str]]:
     warning): partner, feed, file and which columns are new — for the run's output and report."""
     return [{"partner": b.partner, "feed": b.feed, "file_name": b.file_name, "detail": f.get("detail") or ""}
             for b in gate_batches for f in b.failures if f.get("rule") == "schema_drift"]
+
+
+def failed_run_message(error: BaseException) -> str:
+    """What a failed run did to the data, in one sentence: published or not, and why it failed."""
+    published = published_before(error)
+    cause = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    if published:
+        return ("the run PUBLISHED its new marts (analysts see tonight's data), then failed: " + cause)
+    if published is None:
+        return f"the run failed before it could say whether it published (check `panro quarantine list`): {cause}"
+    return f"the run failed and published nothing new (analysts keep the previous publication): {cause}"

@@ -1,4 +1,4 @@
-"""Everything the command line prints goes through here (issue 25).
+"""Everything the command line prints goes through here (issue 25), made terminal-safe (runtime.terminal).
 
 - `out(text)`: results, on stdout (what a script reads);
 - `note(text)`: what the command is doing, on stderr; silenced by `--quiet`;
@@ -17,6 +17,8 @@ import sys
 import time
 from collections.abc import Sequence
 from typing import Any
+
+from panro.runtime.terminal import safe
 
 QUIET, NORMAL, VERBOSE = 0, 1, 2
 _level = NORMAL
@@ -41,6 +43,8 @@ _live: Any = None   # the rich Progress on screen, if any: lines are printed abo
 
 
 def _emit(text: str, stream: Any) -> None:
+    # partners' text (file names, headers, reasons) may hold control characters: shown, never obeyed
+    text = "\n".join(safe(line) for line in text.split("\n"))
     if _live is not None and stream is sys.stderr:
         _live.console.print(text, markup=False, highlight=False, emoji=False, soft_wrap=True)
     else:   # written, not print()ed: inside a flow run, Prefect's log_prints takes print() for its log
