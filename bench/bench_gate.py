@@ -283,10 +283,10 @@ def run_sql(pristine: Path) -> tuple[dict[str, float], dict[str, dict[str, int]]
 
 
 def run_gate(data: Path, threads: int | None = None, *, dry_run: bool = False, pool: Any = None) -> Any:
-    from panro.gate import audit, wap
+    from panro.gate import audit, checking
 
     if threads:
-        wap.AUDIT_THREADS = threads
+        checking.AUDIT_THREADS = threads
     dirs = DataDirs.from_env(data)
     with Ledger(dirs.ledger_path) as ledger:
         return audit(dirs, ledger, run_id="bench", today=TODAY, dry_run=dry_run,

@@ -36,9 +36,9 @@ from panro.extract.extract import ExtractContext, FeedSegments, FileDone, extrac
 from panro.extract.extract import extract_feed as _extract_feed
 from panro.freshness import alerts as feed_alerts
 from panro.freshness import status as freshness
+from panro.gate.checking import CheckRun, FeedCheck, FeedJob
+from panro.gate.checking import check as _check_feed
 from panro.gate.docs import DocsJob
-from panro.gate.wap import CheckRun, FeedCheck, FeedJob
-from panro.gate.wap import check as _check_feed
 from panro.lake.ledger import Ledger
 from panro.publish.warehouse import publish
 from panro.report import events as run_events

@@ -29,129 +29,35 @@ else. It is then held like any other, and `release` puts it through again.
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
-import uuid
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from panro.domain.contracts import FeedContract, contract_for
+from panro.gate.quarantine_files import (
+    BATCH_FILE,
+    HELD,
+    MANIFEST_FILE,
+    REJECTED_FILE,
+    QuarantineError,
+    conform,
+    folder,
+    log_status,
+    mark_superseded,
+    mask_pii,
+    quarantine_id,
+    read_manifest,
+    reasons_text,
+    write_manifest,
+)
 from panro.gate.state import write_index
-from panro.lake.batches import published_path, raw_schema, read_batch, write_parquet_atomic
+from panro.lake.batches import published_path, read_batch, write_parquet_atomic
 from panro.lake.ledger import Batch, Ledger, now_utc
 from panro.runtime import console
 from panro.runtime.runlock import RunInProgress, run_lock
 from panro.settings import DataDirs
-
-MANIFEST_FILE = "batch.json"
-REASONS_FILE = "reasons.txt"
-VALIDATION_FILE = "validation.json"
-REJECTED_FILE = "rejected_rows.parquet"
-BATCH_FILE = "batch.parquet"
-HELD = "held"
-
-
-class QuarantineError(ValueError):
-    """An id that names no quarantined batch, or a release that cannot be done."""
-
-
-# -- layout (written by the gate) ------------------------------------------------------------------
-
-def quarantine_id(batch: Batch) -> str:
-    """`<file name>@<checksum12>`: short, typeable, unique per delivered file version."""
-    return f"{batch.file_name}@{batch.checksum[:12]}"
-
-
-def folder(dirs: DataDirs, qid: str) -> Path:
-    return dirs.quarantine / qid
-
-
-def write_json(path: Path, doc: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def read_manifest(where: Path) -> dict[str, Any]:
-    path = where / MANIFEST_FILE
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-
-
-def _reasons_text(m: dict[str, Any]) -> str:
-    delivered, failing = m.get("rows_delivered", 0), m.get("rows_rejected", 0)
-    rows = (f"{delivered:,} rows delivered, all held ({failing:,} fail a row rule)" if m["status"] == HELD
-            else f"{delivered:,} rows delivered, {failing:,} rejected")
-    head = (f"{m['partner']}/{m['feed']} {m['file_name']} (business date {m.get('business_date')}) — "
-            f"{m['status']}: {rows}")
-    lines = [head, f"batch {m['batch_id']}", ""]
-    lines += [f"- {r}" for r in m.get("reasons", [])] or ["- (no failed critical expectation)"]
-    if m.get("warnings"):
-        lines += ["", "warnings:"] + [f"- {w}" for w in m["warnings"]]
-    for h in m.get("history", []):
-        lines.append(f"* {h.get('at')} {h.get('action')} by {h.get('who')}: {h.get('reason')}"
-                     + (f" → {h['outcome']}" if h.get("outcome") else ""))
-    return "\n".join(lines) + "\n"
-
-
-def write_manifest(where: Path, manifest: dict[str, Any]) -> None:
-    write_json(where / MANIFEST_FILE, manifest)
-    (where / REASONS_FILE).write_text(_reasons_text(manifest), encoding="utf-8")
-
-
-def _log(where: Path, status: str, entry: dict[str, Any]) -> dict[str, Any]:
-    m = read_manifest(where)
-    m["status"] = status
-    m.setdefault("history", []).append({"at": now_utc().isoformat(), **entry})
-    write_manifest(where, m)
-    return m
-
-
-def mark_superseded(dirs: DataDirs, old: Batch, *, by: str) -> None:
-    """A newer version of the file was published: the old version's folder is no longer held."""
-    where = folder(dirs, quarantine_id(old))
-    if (where / MANIFEST_FILE).exists():
-        _log(where, "superseded", {"action": "superseded", "who": "gate", "reason": f"replaced by {by}"})
-
-
-def mask_pii(table: pa.Table, pii: list[str] | tuple[str, ...]) -> pa.Table:
-    """Personal-data columns as `***` (NULL stays NULL): what every quarantine file holds of them."""
-    for name in pii:
-        if name in table.column_names:
-            col = table.column(name)
-            masked = pc.if_else(pc.is_null(col), pa.scalar(None, pa.string()), pa.scalar("***", pa.string()))
-            table = table.set_column(table.column_names.index(name), name, masked)
-    return table
-
-
-def conform(table: pa.Table, contract: FeedContract) -> pa.Table:
-    """Rows in the published schema: the contract's columns (missing ones NULL), lineage, contract order."""
-    schema = _schema(contract)
-    if table.schema.remove_metadata() == schema:
-        return table
-    columns = []
-    for f in schema:
-        if f.name in table.column_names:
-            col = table.column(f.name)
-            try:
-                columns.append(col if col.type == f.type else pc.cast(col, f.type))
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
-                raise QuarantineError(f"column {f.name!r} cannot be read as {f.type}: {e}") from None
-        else:
-            columns.append(pa.nulls(table.num_rows, f.type))
-    return pa.Table.from_arrays(columns, schema=schema)
-
-
-@lru_cache(maxsize=64)
-def _schema(contract: FeedContract) -> pa.Schema:
-    return raw_schema(contract)
-
 
 # -- the commands ----------------------------------------------------------------------------------
 
@@ -228,7 +134,7 @@ class Detail:
 
     def text(self) -> str:
         files = ", ".join(sorted(p.name for p in self.folder.iterdir() if not p.name.startswith(".")))
-        return (_reasons_text(self.manifest) + f"\nfolder {self.folder}\nfiles: {files}\n"
+        return (reasons_text(self.manifest) + f"\nfolder {self.folder}\nfiles: {files}\n"
                 + (f"rejected rows: {self.rejected_rows:,} ({REJECTED_FILE}, with _reasons)\n"
                    if self.rejected_rows else ""))
 
@@ -301,7 +207,7 @@ def _release(dirs: DataDirs, ledger: Ledger, entry: Entry, *, accept: bool, reas
         out = report.batches[0]
         status = {"quarantined": HELD, "published": "released",
                   "published_with_rejections": "rows_rejected"}[out.outcome]
-        _log(where, status, {"action": "re-audit", "who": who, "reason": reason, "outcome": out.outcome})
+        log_status(where, status, {"action": "re-audit", "who": who, "reason": reason, "outcome": out.outcome})
         return Release(entry.id, batch.batch_id, "re-audited", out.outcome, out.rows_published, out.rows_rejected,
                        out.reasons)
     contract = next((c for c in contracts if c.name == batch.feed_name), None) if contracts \
@@ -333,7 +239,7 @@ def _release(dirs: DataDirs, ledger: Ledger, entry: Entry, *, accept: bool, reas
             mark_superseded(dirs, old, by=batch.batch_id)
     ledger.update_many(updates)
     write_index(dirs, ledger, contracts)
-    _log(where, "accepted", {"action": "accept", "who": who, "reason": reason, "outcome": "published"})
+    log_status(where, "accepted", {"action": "accept", "who": who, "reason": reason, "outcome": "published"})
     return Release(entry.id, batch.batch_id, "accepted", "published", table.num_rows, 0, [])
 
 

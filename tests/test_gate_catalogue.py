@@ -24,10 +24,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from panro import quarantine as q
 from panro.domain.contracts import contract_for, load_contracts
 from panro.domain.personal import pseudonym
-from panro.gate import audit, wap
+from panro.gate import audit, checking
+from panro.gate import quarantine_files as q
 from panro.gate.state import published_file
 from panro.lake.batches import published_path, read_batch
 from panro.lake.ledger import Ledger
@@ -230,7 +230,7 @@ def _companion_day(i: int, k: int) -> dt.date:
     return dt.date(2023, 5, 31) - dt.timedelta(days=3 * i + k)
 
 
-def _catalogue_run(tmp_path_factory: pytest.TempPathFactory, checker: wap.FeedChecker | None, layout: str) -> Run:
+def _catalogue_run(tmp_path_factory: pytest.TempPathFactory, checker: checking.FeedChecker | None, layout: str) -> Run:
     dirs = DataDirs.from_env(tmp_path_factory.mktemp("catalogue") / "data")
     days, delivered = {}, {}
     with Ledger(dirs.ledger_path) as ledger:

@@ -280,13 +280,13 @@ def test_each_gate_run_is_checked_afresh_even_under_the_same_run_id(dirs: DataDi
 def test_a_feed_is_published_while_the_workers_still_check_the_others(
         dirs: DataDirs, ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
     """The run's process publishes each feed once it is decided, not all of them after the last check."""
-    from panro.gate import wap
+    from panro.gate import checking
 
     big, small = "yogiyo/orders", "kakao/talkchannel"
     first = write_batch(dirs, ledger, big, clean_rows(big, 300, D), day=D)
     write_batch(dirs, ledger, small, clean_rows(small, 20, D), day=D)
     seen: dict[str, bool] = {}
-    real_check = wap.check_feed
+    real_check = checking.check_feed
 
     def check_feed(gxr, con, job):   # the smaller feed's check waits until the bigger one is published
         if job.contract.name == small:
@@ -296,8 +296,8 @@ def test_a_feed_is_published_while_the_workers_still_check_the_others(
             seen["published meanwhile"] = ledger.get(first.batch_id).status == "published"
         return real_check(gxr, con, job)
 
-    monkeypatch.setattr(wap, "check_feed", check_feed)
-    monkeypatch.setattr(wap, "AUDIT_THREADS", 1)   # one thread: the bigger feed is checked first, then the smaller
+    monkeypatch.setattr(checking, "check_feed", check_feed)
+    monkeypatch.setattr(checking, "AUDIT_THREADS", 1)   # one thread: the bigger feed is checked first, then the smaller
     report = audit(dirs, ledger, run_id="pipelined", today=TODAY)
     assert seen == {"published meanwhile": True}
     assert report.counts()["published"] == 2 and [b.feed for b in report.batches] == ["talkchannel", "orders"]

@@ -1,5 +1,5 @@
 """Great Expectations, set up the way the gate runs it: an ephemeral context for each feed's check,
-in whichever process runs it (`panro.gate.wap.check`), nothing in the repo.
+in whichever process runs it (`panro.gate.checking.check`), nothing in the repo.
 
 - Context: ephemeral (in-memory suites), analytics and progress bars off. Validation results are kept
   in `<data>/state/gx_validations/`, under the run's name and time whichever process stored them, each
