@@ -31,13 +31,14 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from panro.gate.outcomes import BatchOutcome, GateReport
     from panro.gate.state import PublishedFile, PublishedState, published_state
-    from panro.gate.wap import BatchOutcome, GateReport, audit
+    from panro.gate.wap import audit
 
 __all__ = ["BatchOutcome", "GateReport", "PublishedFile", "PublishedState", "audit", "import_in_background",
            "published_state"]
 
-_WHERE = {"audit": "wap", "GateReport": "wap", "BatchOutcome": "wap",
+_WHERE = {"audit": "wap", "GateReport": "outcomes", "BatchOutcome": "outcomes",
           "published_state": "state", "PublishedState": "state", "PublishedFile": "state"}
 
 
