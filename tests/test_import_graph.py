@@ -2,11 +2,13 @@
 no module is longer than a reader can hold (~400 lines).
 
 The import graph is read from the source with `ast`, not by importing anything: every `import` and
-`from … import` anywhere in a module (at the top, inside a function, under `if TYPE_CHECKING:`) and
-every `importlib.import_module("literal")` is an edge. A `from package import name` is an edge to the
-submodule when `name` is one, else to the package. The implicit import of a module's parent package
-(`import panro.gate.wap` runs `panro/gate/__init__.py` first) is not an edge: a package's
-`__init__` naming its own modules is not a cycle.
+`from … import` anywhere in a module (at the top, inside a function or a method) and every
+`importlib.import_module("literal")` is an edge. Imports under `if TYPE_CHECKING:` are not: they
+never run, and name a type only (a module may annotate with a type of a module that imports it).
+A `from package import name` is an edge to the submodule when `name` is one, else to the package.
+The implicit import of a module's parent package (`import panro.gate.wap` runs
+`panro/gate/__init__.py` first) is not an edge: a package's `__init__` naming its own modules is
+not a cycle.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ KNOWN_LONG = {
     "panro/extract/readers.py",
     "panro/extract/extract.py",
     "panro/report/html.py",
+    "panro/cli.py",
 }
 
 
@@ -54,7 +57,7 @@ def imports_of(module: str, path: Path, known: dict[str, Path]) -> set[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found: set[str] = set()
-    for node in ast.walk(tree):
+    for node in _runtime_nodes(tree):
         targets: list[str] = []
         if isinstance(node, ast.Import):
             targets = [alias.name for alias in node.names]
@@ -77,6 +80,25 @@ def imports_of(module: str, path: Path, known: dict[str, Path]) -> set[str]:
             if resolved is not None and resolved != module:
                 found.add(resolved)
     return found
+
+
+def _is_type_checking(node: ast.AST) -> bool:
+    test = node.test if isinstance(node, ast.If) else None
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def _runtime_nodes(tree: ast.AST) -> list[ast.AST]:
+    """Every node of the tree except the bodies of `if TYPE_CHECKING:` (their `else:` runs, and counts)."""
+    out, todo = [], [tree]
+    while todo:
+        node = todo.pop()
+        out.append(node)
+        if _is_type_checking(node):
+            todo.extend(node.orelse)
+            continue
+        todo.extend(ast.iter_child_nodes(node))
+    return out
 
 
 def import_graph(root: Path) -> dict[str, set[str]]:
@@ -150,7 +172,7 @@ def test_the_gate_never_imports_the_quarantine_commands() -> None:
     assert "panro.gate.wap" in graph["panro.quarantine"]   # `release` re-audits through the gate
 
 
-@pytest.mark.parametrize("where", ["top", "function", "type_checking", "relative", "import_module"])
+@pytest.mark.parametrize("where", ["top", "function", "method", "relative", "import_module"])
 def test_the_graph_sees_a_cycle_wherever_the_import_is(tmp_path: Path, where: str) -> None:
     pkg = tmp_path / "pkg"
     pkg.mkdir()
@@ -159,7 +181,7 @@ def test_the_graph_sees_a_cycle_wherever_the_import_is(tmp_path: Path, where: st
     back = {
         "top": "import pkg.a\n",
         "function": "def g():\n    from pkg.a import f\n    return f\n",
-        "type_checking": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg import a\n",
+        "method": "class G:\n    def g(self):\n        import pkg.a\n        return pkg.a\n",
         "relative": "from . import a\n",
         "import_module": "import importlib\n\ndef g():\n    return importlib.import_module('pkg.a')\n",
     }[where]
@@ -167,6 +189,17 @@ def test_the_graph_sees_a_cycle_wherever_the_import_is(tmp_path: Path, where: st
     assert cycles(import_graph(pkg)) == [["pkg.a", "pkg.b"]]
     (pkg / "b.py").write_text("def g():\n    return 1\n")
     assert cycles(import_graph(pkg)) == []
+
+
+def test_an_import_for_type_annotations_only_is_no_cycle(tmp_path: Path) -> None:
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from pkg.b import g\n")
+    (pkg / "b.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.a import A\n"
+                              "else:\n    import json\n\ndef g() -> A:\n    return 1\n")
+    assert cycles(import_graph(pkg)) == []
+    assert import_graph(pkg)["pkg.b"] == set()
 
 
 def module_lengths(root: Path) -> dict[str, int]:
