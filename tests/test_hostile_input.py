@@ -20,7 +20,7 @@ import pytest
 from panro.domain.contracts import ContractError, contract_for, parse_contract
 from panro.domain.personal import PHONE_MASK, is_phone, mask, pii_key, pseudonym
 from panro.extract import extract
-from panro.extract.readers import _column_problem
+from panro.extract.decoded import column_problem
 from panro.settings import DataDirs
 from tests.support.landing import SAMPLES, csv_bytes, deliver, jsonl_bytes, put, xlsx_bytes
 
@@ -109,7 +109,7 @@ def test_a_store_file_without_its_header_row_is_failed_without_quoting_its_first
 def test_a_phone_number_in_a_column_name_or_value_is_masked_in_reasons() -> None:
     contract = contract_for("kt/kdeal_orders")
     renamed = [c if c != "주문금액" else "010-9876-5432" for c in contract.column_names]
-    problem = _column_problem(renamed, contract, "header (line 1)")
+    problem = column_problem(renamed, contract, "header (line 1)")
     assert "010-9876-5432" not in problem and PHONE_MASK in problem
     for phone in ("010-1234-5678", "01012345678", "+82 10-1234-5678", "02-123-4567", "031.123.4567", "1588-1234"):
         assert is_phone(phone) and mask(f"call {phone} now") == f"call {PHONE_MASK} now", phone
@@ -163,7 +163,7 @@ def test_the_column_check_is_linear_in_the_header_width() -> None:
     contract = contract_for("kt/kdeal_orders")
     header = [f"c{i}" for i in range(200_000)]
     t0 = time.perf_counter()
-    problem = _column_problem(header, contract, "header")
+    problem = column_problem(header, contract, "header")
     assert time.perf_counter() - t0 < 5          # quadratic: hours
     assert "none of the contract's columns" in problem
 

@@ -22,3 +22,9 @@ def show(value: object, pii: bool = False, limit: int = 40) -> str:
         return "(personal data, not shown)"
     text = repr(mask(value) if isinstance(value, str) else value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def over(limit: str, found: str, allowed: object) -> BadFile:
+    """The reason a file is over a limit: which, how much, what is allowed, where to change it."""
+    return BadFile(f"{found}, over the feed's limit of {allowed} (limits.{limit} in the contract); "
+                   "the file was not read further")

@@ -28,10 +28,11 @@ from panro import settings
 from panro.domain.contracts import FeedContract, load_contracts
 from panro.domain.personal import PiiKey, pii_key, pseudonymise
 from panro.extract.checksum import same_stat, sha256_hex, sha256_stream
+from panro.extract.decoded import Decoded
 from panro.extract.discover import LandingFile, discover, open_landing
-from panro.extract.errors import BadFile
-from panro.extract.limits import MB, over
-from panro.extract.readers import Decoded, decode
+from panro.extract.errors import BadFile, over
+from panro.extract.limits import MB
+from panro.extract.readers import decode
 from panro.extract.report import ExtractReport, FileResult
 from panro.lake.batches import raw_schema, segment_path, write_parquet_atomic
 from panro.lake.ledger import Batch, Ledger, batch_id, now_utc

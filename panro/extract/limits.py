@@ -23,10 +23,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from panro.domain.contracts import MB, FeedContract, Limits, parse_limits
-from panro.extract.errors import BadFile
+from panro.extract.errors import BadFile, over
 
 if TYPE_CHECKING:
-    from panro.extract.readers import Decoded
+    from panro.extract.decoded import Decoded
 
 __all__ = ["MB", "Limits", "check_deadline", "deadline", "inflated_parts", "over", "parse_limits", "within_limits"]
 
@@ -52,12 +52,6 @@ def check_deadline(where: str = "") -> None:
         at = f" (at {where})" if where else ""
         raise BadFile(f"decoding took longer than the feed's limit of {until[1]:g} s{at} "
                       "(limits.deadline_seconds); the file was given up")
-
-
-def over(limit: str, found: str, allowed: object) -> BadFile:
-    """The reason a file is over a limit: which, how much, what is allowed, where to change it."""
-    return BadFile(f"{found}, over the feed's limit of {allowed} (limits.{limit} in the contract); "
-                   "the file was not read further")
 
 
 # -- the checks (the readers call them) ------------------------------------------------------------
