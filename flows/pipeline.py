@@ -30,7 +30,7 @@ from prefect.states import Failed
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
-from panro import dbt_failures, engines, faults, feed_alerts, freshness, gate, notify, report, transform
+from panro import dbt_failures, engines, faults, feed_alerts, freshness, gate, lake, notify, report, transform
 from panro.extract.extract import ExtractContext, FeedSegments, FileDone, extract
 from panro.extract.extract import extract_feed as _extract_feed
 from panro.gate.docs import DocsJob
@@ -123,6 +123,14 @@ def _mapped(runner: TaskRunner, unit: Any, shared: str, each: str) -> Callable[[
 
 # -- the stages ----------------------------------------------------------------------------------
 
+def reach_storage(dirs: DataDirs) -> None:
+    """List the landing and the lake once, before any work: an object store that does not answer (or
+    refuses, or has no such bucket) fails the run here, with its URL, and nothing is published."""
+    lake.check_reachable(dirs.landing_url, "landing")
+    if dirs.lake_url is not None:
+        lake.check_reachable(dirs.lake_url, "lake")
+
+
 def extract_feeds(dirs: DataDirs, dates: list[dt.date], ledger: Ledger, runner: TaskRunner) -> Any:
     """Decode every selected landing file into a raw batch (bad files are recorded, not raised): each
     feed's files on the task runner, the ledger here, as they come back."""
@@ -208,8 +216,9 @@ def run_pipeline(dirs: DataDirs, dates: list[dt.date], kind: str, *, dask_addres
     outcome = RunOutcome(run_id, kind, (min(dates), max(dates)), dt.datetime.now(dt.UTC),
                          fail_on_overdue=fail_on_overdue)
     runner = engines.task_runner(kind, address=dask_address, engine=engine)
-    log.info("%s run %s for %s … %s on %s; extraction and checks on %s", kind, run_id, min(dates), max(dates),
-             dirs.root, engines.describe(kind, address=dask_address, engine=engine))
+    log.info("%s run %s for %s … %s on %s (landing %s, lake %s); extraction and checks on %s", kind, run_id,
+             min(dates), max(dates), dirs.root, dirs.landing_url, dirs.lake_url or dirs.root,
+             engines.describe(kind, address=dask_address, engine=engine))
     data_docs = None
     with run_lock(dirs):
         parse = threading.Thread(target=transform.parse_ahead, args=(dirs,), name="dbt-parse", daemon=True)
@@ -223,6 +232,7 @@ def run_pipeline(dirs: DataDirs, dates: list[dt.date], kind: str, *, dask_addres
                     gate.import_in_background()   # the checks run here: GX loads while the run extracts
                 ledger.start_run(run_id, kind)
                 try:
+                    _timed(outcome.timings, "storage", lambda: reach_storage(dirs))
                     _timed(outcome.timings, "extract", lambda: extract_feeds(dirs, dates, ledger, runner))
                     audited = _timed(outcome.timings, "audit", lambda: audit_batches(dirs, ledger, run_id, runner))
                     if audited.docs_job is not None:   # while dbt builds
@@ -286,8 +296,8 @@ def _announce(dirs: DataDirs, outcome: RunOutcome) -> None:
         })
 
 
-def _dirs(data_dir: str | None, landing: str | None) -> DataDirs:
-    return DataDirs.from_env(data_dir, landing)
+def _dirs(data_dir: str | None, landing: str | None, lake_url: str | None) -> DataDirs:
+    return DataDirs.from_env(data_dir, landing, lake_url)
 
 
 def _finish(outcome: RunOutcome) -> Any:
@@ -302,28 +312,31 @@ def _finish(outcome: RunOutcome) -> Any:
 
 @flow(name="panro-nightly", log_prints=True)
 def nightly(run_date: str | None = None, data_dir: str | None = None, landing: str | None = None,
-            dask_address: str | None = None, engine: str | None = None, fail_on_overdue: bool = False) -> dict:
+            dask_address: str | None = None, engine: str | None = None, fail_on_overdue: bool = False,
+            lake: str | None = None) -> dict:
     """The nightly job for business date `run_date` (default: yesterday in KST), plus late files.
 
     `dask_address` (else PANRO_DASK_ADDRESS): extract and check on that Dask cluster; `engine`
     (else PANRO_ENGINE): `threads` (the default) or `processes` on this machine (panro.engines).
-    `fail_on_overdue`: a feed overdue fails the flow run (exit status 2 on the command line)."""
+    `fail_on_overdue`: a feed overdue fails the flow run (exit status 2 on the command line).
+    `landing`, `lake` (else PANRO_LANDING, PANRO_LAKE): URLs without credentials (panro.lake)."""
     day = dt.date.fromisoformat(run_date) if run_date else yesterday_kst()
-    outcome = run_pipeline(_dirs(data_dir, landing), [day], "nightly", dask_address=dask_address, engine=engine,
+    outcome = run_pipeline(_dirs(data_dir, landing, lake), [day], "nightly", dask_address=dask_address, engine=engine,
                            fail_on_overdue=fail_on_overdue)
     return _finish(outcome)
 
 
 @flow(name="panro-backfill", log_prints=True)
 def backfill(start: str, end: str, data_dir: str | None = None, landing: str | None = None,
-             dask_address: str | None = None, engine: str | None = None, fail_on_overdue: bool = False) -> dict:
+             dask_address: str | None = None, engine: str | None = None, fail_on_overdue: bool = False,
+             lake: str | None = None) -> dict:
     """The same as nightly for every business date from `start` to `end`, as one run (on processes
     by default: `engine`, `dask_address` as for nightly); freshness is judged as of `end`."""
     first, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
     if last < first:
         raise ValueError(f"backfill end {last} is before its start {first}")
     dates = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
-    outcome = run_pipeline(_dirs(data_dir, landing), dates, "backfill", dask_address=dask_address, engine=engine,
+    outcome = run_pipeline(_dirs(data_dir, landing, lake), dates, "backfill", dask_address=dask_address, engine=engine,
                            fail_on_overdue=fail_on_overdue)
     return _finish(outcome)
 

@@ -26,6 +26,10 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--data-dir", default=None, help="data directory (default: $PANRO_DATA_DIR or ./data)")
     common.add_argument("--landing", default=None,
                         help="landing root, a folder or any fsspec URL (default: $PANRO_LANDING or DATA_DIR/landing)")
+    common.add_argument("--lake", default=None,
+                        help="where the raw, published and quarantine zones live, a folder or any fsspec URL "
+                             "(default: $PANRO_LAKE or DATA_DIR); S3 credentials and endpoint from the AWS "
+                             "environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL, AWS_PROFILE)")
 
     p = argparse.ArgumentParser(prog="panro", description="판로 — the sales-channel programme pipeline",
                                 parents=[common])
@@ -90,7 +94,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--end {end} is before --start {start}")  # exit 2, before anything runs
     if getattr(args, "scale", 1.0) <= 0:
         parser.error(f"--scale must be positive, not {args.scale}")
-    dirs = DataDirs.from_env(args.data_dir, args.landing)
+    try:
+        dirs = DataDirs.from_env(args.data_dir, args.landing, args.lake)
+    except ValueError as e:   # a URL with credentials in it
+        parser.error(str(e))
     try:
         return _COMMANDS[args.command](args, dirs)
     except KeyboardInterrupt:
@@ -135,7 +142,7 @@ def _run_flow(fn_name: str, dirs: DataDirs, **params: object) -> int:
 
     flow = getattr(pipeline, fn_name)
     try:
-        result = flow(**params, data_dir=str(dirs.root), landing=dirs.landing_url)
+        result = flow(**params, data_dir=str(dirs.root), landing=dirs.landing_url, lake=dirs.lake_url)
     except RunInProgress as e:
         print(f"panro: {e}", file=sys.stderr)
         return EXIT_FAILED

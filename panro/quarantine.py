@@ -2,8 +2,9 @@
 and holding back a published batch by hand: `panro quarantine hold BATCH`.
 
 Every batch the gate holds — or publishes without some rejected rows — gets a folder
-`<data>/quarantine/<id>/`, where `<id>` is `<file name>@<checksum12>` (the batch id without
-partner/feed; any unique prefix, or the full batch id, is accepted too):
+`<lake>/quarantine/<id>/` (the lake: the data directory, or `--lake URL`: panro.lake), where `<id>` is
+`<file name>@<checksum12>` (the batch id without partner/feed; any unique prefix, or the full batch id,
+is accepted too):
 
 | file | holds |
 | --- | --- |
@@ -30,9 +31,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import sys
-import uuid
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -40,8 +39,8 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
+from panro import lake
 from panro.batches import published_path, raw_schema, read_batch, write_parquet_atomic
 from panro.contracts import FeedContract, contract_for
 from panro.gate.state import write_index
@@ -73,10 +72,7 @@ def folder(dirs: DataDirs, qid: str) -> Path:
 
 
 def write_json(path: Path, doc: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    lake.write_text(path, json.dumps(doc, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
 def read_manifest(where: Path) -> dict[str, Any]:
@@ -102,7 +98,7 @@ def _reasons_text(m: dict[str, Any]) -> str:
 
 def write_manifest(where: Path, manifest: dict[str, Any]) -> None:
     write_json(where / MANIFEST_FILE, manifest)
-    (where / REASONS_FILE).write_text(_reasons_text(manifest), encoding="utf-8")
+    lake.write_text(where / REASONS_FILE, _reasons_text(manifest))
 
 
 def _log(where: Path, status: str, entry: dict[str, Any]) -> dict[str, Any]:
@@ -226,7 +222,7 @@ class Detail:
 def show(dirs: DataDirs, ident: str) -> Detail:
     entry = resolve(dirs, ident)
     where = folder(dirs, entry.id)
-    rejected = pq.read_metadata(where / REJECTED_FILE).num_rows if (where / REJECTED_FILE).exists() else 0
+    rejected = lake.read_metadata(where / REJECTED_FILE).num_rows if (where / REJECTED_FILE).exists() else 0
     return Detail(entry, where, read_manifest(where), rejected)
 
 
@@ -298,7 +294,7 @@ def _release(dirs: DataDirs, ledger: Ledger, entry: Entry, *, accept: bool, reas
         else contract_for(batch.feed_name)
     if contract is None:
         raise QuarantineError(f"no contract for {batch.feed_name}")
-    if not batch.raw_path or not Path(batch.raw_path).exists():
+    if not batch.raw_path or not lake.zone_path(batch.raw_path).exists():
         raise QuarantineError(f"the raw batch {batch.raw_path} is gone; ask the partner for a re-delivery")
     rows = read_batch(batch.raw_path, batch.batch_id)
     if batch.rows_delivered is not None and rows.num_rows != batch.rows_delivered:
@@ -309,7 +305,7 @@ def _release(dirs: DataDirs, ledger: Ledger, entry: Entry, *, accept: bool, reas
             f"of batch {batch.batch_id}, the ledger recorded {batch.rows_delivered:,}; nothing was published "
             "(ask the partner for a re-delivery)")
     table = conform(rows, contract)
-    target = published_path(dirs, contract, batch.file_name)   # a file of its own
+    target = published_path(dirs, contract, batch.file_name, batch.checksum)   # a file of its own
     write_parquet_atomic(table.replace_schema_metadata({"panro.batch_id": batch.batch_id}), target,
                          sync="file_and_folder")   # durable before the ledger names it
     updates: list[tuple[str, dict[str, object]]] = [(batch.batch_id, {

@@ -19,6 +19,7 @@ import fsspec
 from fsspec import AbstractFileSystem
 
 from panro.contracts import FeedContract
+from panro.lake import REMOTE_OPTIONS, is_local_url
 
 log = logging.getLogger("panro.extract")
 _EXAMPLE_DAY = dt.date(2023, 5, 1)
@@ -62,8 +63,9 @@ class UnmatchedFile:
 
 
 def open_landing(url: str) -> tuple[AbstractFileSystem, str]:
-    """The file system and root path of a landing URL (a local folder or any fsspec URL)."""
-    fs, root = fsspec.core.url_to_fs(url)
+    """The file system and root path of a landing URL (a local folder or any fsspec URL: credentials and
+    an S3-compatible store's endpoint come from the environment, as AWS tools take them: panro.lake)."""
+    fs, root = fsspec.core.url_to_fs(url, **({} if is_local_url(url) else REMOTE_OPTIONS))
     return fs, root.rstrip("/") or "/"
 
 
@@ -117,6 +119,7 @@ def discover(fs: AbstractFileSystem, root: str, contracts: Iterable[FeedContract
              ) -> tuple[list[LandingFile], list[UnmatchedFile]]:
     """Every file under the landing root, matched to its contract or reported as unmatched."""
     by_folder = {(c.partner, c.feed): c for c in contracts}
+    fs.invalidate_cache(root)   # files delivered since this process last listed (one listing per run)
     try:
         listing = fs.find(root, detail=True, withdirs=False)
     except FileNotFoundError:

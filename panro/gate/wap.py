@@ -33,12 +33,9 @@ import bisect
 import datetime as dt
 import importlib.metadata
 import logging
-import os
-import shutil
 import statistics
 import threading
 import time
-import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
@@ -55,6 +52,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from panro import lake
 from panro import quarantine as q
 from panro.batches import (
     ensure_published_schemas,
@@ -459,6 +457,7 @@ def check(run: CheckRun, job: FeedJob) -> FeedCheck:
     con = duckdb.connect()
     try:
         con.execute("set TimeZone = 'UTC'")
+        lake.register(con, run.dirs.raw)   # a raw zone on an object store: read through fsspec
         audits = check_feed(gxr, con, job)
         suites, results = gxr.stored()
     finally:
@@ -523,7 +522,7 @@ class _FeedAudit:
         for a in self.audits:
             path = a.batch.raw_path
             if path and path not in files:
-                files[path] = pq.read_metadata(path) if Path(path).exists() else None
+                files[path] = lake.metadata_or_none(path)
             meta = files.get(path) if path else None
             if meta is None:
                 a.rows = a.batch.rows_delivered or 0
@@ -771,22 +770,9 @@ def _link_atomic(src: Path, dst: Path) -> None:
     """Publish a batch whose every row passed: its raw file already is the published file, byte for byte.
 
     A hard link (no bytes copied: raw files are written once, under a name their batches give them,
-    and never changed in place; a raw file of several batches is linked once for them all) or, where
-    the zones cannot share a file (another file system), an fsynced copy; made next to the target
-    and renamed over it, like `write_parquet_atomic`. The target's folder exists (`_apply` makes
-    each folder once)."""
-    tmp = dst.with_name(f".{dst.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        try:
-            os.link(src, tmp)
-        except OSError:
-            shutil.copyfile(src, tmp)
-            with tmp.open("rb") as f:
-                os.fsync(f.fileno())
-        os.replace(tmp, dst)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    and never changed in place; a raw file of several batches is linked once for them all), an fsynced
+    copy where the zones cannot share a file, or the object store's own copy (`panro.lake.link`)."""
+    lake.link(src, dst)
 
 
 def _publish_table(a: _Audit, keep: np.ndarray | None) -> pa.Table:
@@ -834,8 +820,8 @@ def _apply(dirs: DataDirs, ledger: Ledger, decisions: list[_Decision], run_id: s
             whole = d.published_whole
             if whole:   # every row as in its raw file: published as that file (with the other batches it holds)
                 target = published_dir(dirs, a.contract) / Path(str(b.raw_path)).name
-            else:       # a file of its own; a newer version of the file overwrites it
-                target = published_path(dirs, a.contract, b.file_name)
+            else:       # a file of its own, named for its version (a newer one never overwrites it)
+                target = published_path(dirs, a.contract, b.file_name, b.checksum)
             writes[target] = (a, None if whole else keep, whole)
             out.rows_rejected = len(d.rejected)
             out.rows_published = a.rows - out.rows_rejected
@@ -862,7 +848,7 @@ def _apply(dirs: DataDirs, ledger: Ledger, decisions: list[_Decision], run_id: s
     def write(item: tuple[Path, tuple[_Audit, np.ndarray | None, bool]]) -> None:
         path, (a, keep, whole) = item
         if whole:
-            _link_atomic(Path(str(a.batch.raw_path)), path)   # its raw file as it is: the same bytes
+            _link_atomic(lake.zone_path(str(a.batch.raw_path)), path)   # its raw file as it is: the same bytes
             return
         table = _publish_table(a, keep)
         write_parquet_atomic(table.replace_schema_metadata({"panro.batch_id": a.batch.batch_id}), path)
