@@ -193,21 +193,21 @@ def describe_error(e: BaseException) -> str:
 
 
 def check_reachable(url: str, what: str) -> None:
-    """List `url` once (the landing, the lake) before a run does anything: a store that does not answer,
-    a bucket that does not exist or access refused fails the run here, naming the URL and the endpoint."""
+    """Ask the store of `url` (the landing, the lake) for its bucket before a run does anything, without
+    listing it (discovery lists the landing once, later): a store that does not answer, a bucket that
+    does not exist or access refused fails the run here, naming the URL and the endpoint."""
     if is_local_url(url):
         return
     import fsspec
 
     endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-    where = f"{url}" + (f" (endpoint {endpoint})" if endpoint and protocol(url) in ("s3", "s3a") else "")
+    s3 = protocol(url) in ("s3", "s3a")
+    where = f"{url}" + (f" (endpoint {endpoint})" if endpoint and s3 else "")
     try:
         fs, root = fsspec.core.url_to_fs(url, **REMOTE_OPTIONS)
-        try:
-            fs.ls(root, detail=False)
-        except FileNotFoundError:   # a prefix nothing was written under yet: its bucket must be there
-            bucket = root.split("/", 1)[0]
-            if bucket != root.rstrip("/"):
-                fs.ls(bucket, detail=False)
+        if s3:
+            fs.call_s3("head_bucket", Bucket=root.split("/", 1)[0])
+        else:
+            fs.exists(root)
     except Exception as e:  # botocore's, aiohttp's, s3fs's own: all mean the same to the run
         raise StorageUnreachable(f"cannot reach the {what} {where}: {describe_error(e)}") from None

@@ -108,7 +108,7 @@ def dbt_env(dirs: DataDirs) -> dict[str, str]:
     return {
         "PANRO_PUBLISHED_DIR": str(dirs.published),
         # a published zone on an object store: read through its fsspec file system (profiles.yml)
-        "PANRO_DBT_FILESYSTEMS": json.dumps(dbt_filesystems(dirs)),
+        "PANRO_DBT_FILESYSTEMS": repr(dbt_filesystems(dirs)),   # a Python literal: profiles.yml as_native
         "PANRO_WORK_WAREHOUSE": str(dirs.work_warehouse),
         "DBT_PROJECT_DIR": str(DBT_PROJECT_DIR),
         "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
