@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 if TYPE_CHECKING:
@@ -107,6 +108,16 @@ def read_table(path: Path | str, columns: list[str] | None = None) -> pa.Table:
             return f.read(columns=columns)
     with _open(path, "rb") as raw, pq.ParquetFile(raw) as f:
         return f.read(columns=columns)
+
+
+def read_rows(paths: list[str], column: str, values: list[str] | None) -> pa.Table:
+    """The rows of Parquet files of one schema, file after file, in their order; with `values`, only the
+    rows whose `column` is one of them (a raw segment's other batches left out)."""
+    tables = [read_table(p).replace_schema_metadata(None) for p in paths]
+    table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
+    if values is None:
+        return table
+    return table.filter(pc.is_in(table.column(column), pa.array(values, pa.string())))
 
 
 def read_metadata(path: Path) -> pq.FileMetaData:

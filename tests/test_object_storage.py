@@ -128,6 +128,29 @@ def test_a_backfill_from_a_bucket_into_a_bucket_gives_the_local_marts_row_for_ro
     assert on_s3.landing_lists == 1
 
 
+def test_a_backfill_on_a_dask_cluster_with_landing_and_lake_in_the_bucket_gives_the_same_marts(
+        tmp_path: Path, panro: Runner, delivery: Delivery, local_marts: dict, server: S3Server,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The layout of several machines: the workers reach the landing and the lake through the store,
+    each with the AWS environment of its own machine (here: inherited when the cluster starts)."""
+    import distributed
+
+    for name, value in server.env.items():
+        monkeypatch.setenv(name, value)
+    data_dir = tmp_path / "data"
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        client.wait_for_workers(2, timeout=120)
+        done = panro("backfill", "--start", START, "--end", END, "--data-dir", str(data_dir),
+                     "--landing", delivery.landing, "--lake", delivery.lake("dask-lake"),
+                     "--dask-address", cluster.scheduler_address)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"extraction and checks on the Dask cluster at {cluster.scheduler_address}" in done.stderr
+    assert marts_of(data_dir / "warehouse" / "panro.duckdb") == local_marts
+    assert not (data_dir / "raw").exists()
+    assert server.secret not in done.stdout + done.stderr
+
+
 def _staged(data_dir: Path, table: str, file_name: str) -> set[tuple[str, int]]:
     con = duckdb.connect(str(data_dir / "work" / "panro_work.duckdb"), read_only=True)
     try:
@@ -139,8 +162,8 @@ def _staged(data_dir: Path, table: str, file_name: str) -> set[tuple[str, int]]:
 
 @pytest.fixture(scope="module")
 def redelivered(on_s3: S3Run, panro: Runner, delivery: Delivery, server: S3Server) -> subprocess.CompletedProcess:
-    """A partner corrects one file (its last row dropped) and re-delivers another broken (a column renamed);
-    the next nightly runs on the bucket."""
+    """A partner corrects one file (its last row dropped) and re-delivers another broken (every row's
+    시군구 code replaced by letters: the gate holds it); the next nightly runs on the bucket."""
     fs = server.fs()
     partner, feed, name = CORRECTED
     key = f"{delivery.bucket}/partners/{partner}/{feed}/{name}"
@@ -148,8 +171,9 @@ def redelivered(on_s3: S3Run, panro: Runner, delivery: Delivery, server: S3Serve
     fs.pipe_file(key, b"\n".join(lines[:-1]) + b"\n")
     partner, feed, name = BAD
     key = f"{delivery.bucket}/partners/{partner}/{feed}/{name}"
-    header, rest = fs.cat_file(key).split(b"\n", 1)
-    fs.pipe_file(key, header.replace(b"orders", b"order_count") + b"\n" + rest)
+    header, *rows = fs.cat_file(key).rstrip(b"\n").split(b"\n")
+    rows = [b",".join([r.split(b",")[0], b"ABCDE", *r.split(b",")[2:]]) for r in rows]   # no 시군구 code
+    fs.pipe_file(key, b"\n".join([header, *rows]) + b"\n")
     done = panro("run", "--date", END, "--data-dir", str(on_s3.data_dir), "--landing", delivery.landing,
                  "--lake", on_s3.lake)
     on_s3.outputs += [done.stdout, done.stderr]
@@ -184,7 +208,7 @@ def test_a_bad_file_on_the_bucket_is_held_with_its_quarantine_folder_on_the_lake
     keys = objects(server, on_s3.lake)
     assert {f"quarantine/{qid}/batch.json", f"quarantine/{qid}/reasons.txt", f"quarantine/{qid}/batch.parquet"} \
         <= set(keys)
-    assert b"orders" in keys[f"quarantine/{qid}/reasons.txt"]
+    assert b"sigungu_code is not a 5-digit" in keys[f"quarantine/{qid}/reasons.txt"]
     assert not (on_s3.data_dir / "quarantine").exists()
     listed = panro("quarantine", "list", "--data-dir", str(on_s3.data_dir), "--lake", on_s3.lake)
     shown = panro("quarantine", "show", qid, "--data-dir", str(on_s3.data_dir), "--lake", on_s3.lake)
@@ -230,25 +254,3 @@ def test_credentials_in_a_url_are_refused_before_anything_runs(tmp_path: Path, p
     assert done.returncode == 2
     assert "must not carry credentials" in done.stderr and "wJalrXUtnFEMI" not in done.stdout + done.stderr
     assert not (tmp_path / "data").exists()
-
-
-def test_a_backfill_on_a_dask_cluster_with_landing_and_lake_in_the_bucket_gives_the_same_marts(
-        tmp_path: Path, panro: Runner, delivery: Delivery, local_marts: dict, server: S3Server,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    """The layout of several machines: the workers reach the landing and the lake through the store,
-    each with the AWS environment of its own machine (here: inherited when the cluster starts)."""
-    import distributed
-
-    for name, value in server.env.items():
-        monkeypatch.setenv(name, value)
-    data_dir = tmp_path / "data"
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
-        client.wait_for_workers(2, timeout=120)
-        done = panro("backfill", "--start", START, "--end", END, "--data-dir", str(data_dir),
-                     "--landing", delivery.landing, "--lake", delivery.lake("dask-lake"),
-                     "--dask-address", cluster.scheduler_address)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert f"extraction and checks on the Dask cluster at {cluster.scheduler_address}" in done.stderr
-    assert marts_of(data_dir / "warehouse" / "panro.duckdb") == local_marts
-    assert not (data_dir / "raw").exists()
