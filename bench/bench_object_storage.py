@@ -62,8 +62,10 @@ def what(method: str, path: str, bucket: str) -> str:
     """A request in a word: what it asked of which zone."""
     if path.startswith(f"/{bucket}?"):
         return f"{method} list"
-    zone = re.match(rf"/{bucket}/(landing|lake/raw|lake/published|lake/quarantine)", path)
-    return f"{method} {zone.group(1) if zone else 'other'}"
+    zone = re.match(rf"/{bucket}/(landing|lake-\d+/(raw|published|quarantine))", path)
+    if zone is None:
+        return f"{method} other"
+    return f"{method} {zone.group(2) or zone.group(1)}"
 
 
 def main() -> int:
