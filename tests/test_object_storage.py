@@ -151,6 +151,28 @@ def test_a_backfill_on_a_dask_cluster_with_landing_and_lake_in_the_bucket_gives_
     assert server.secret not in done.stdout + done.stderr
 
 
+def test_a_run_killed_after_writing_to_the_lake_leaves_only_objects_nobody_names_and_the_next_completes(
+        tmp_path: Path, panro: Runner, delivery: Delivery, local_marts: dict, server: S3Server) -> None:
+    """Killed (SIGKILL) as the gate has copied a feed's raw objects into the published zone, before its
+    ledger names them: those objects are visible to nobody (no index lists them); the next run writes
+    them again under the same names and publishes, and every published object is one the index names."""
+    data_dir, lake = tmp_path / "data", delivery.lake("killed-lake")
+    killed = panro("backfill", "--start", START, "--end", END, "--data-dir", str(data_dir),
+                   "--landing", delivery.landing, "--lake", lake, PANRO_KILL_AT="gate.apply")
+    assert killed.returncode == -9
+    left = objects(server, f"{lake}/published")
+    written = {k for k in left if not k.endswith(("_schema.parquet", "_feeds.parquet"))}
+    assert written and "_index.parquet" not in left      # published objects, and no index naming them
+    again = panro("backfill", "--start", START, "--end", END, "--data-dir", str(data_dir),
+                  "--landing", delivery.landing, "--lake", lake)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert marts_of(data_dir / "warehouse" / "panro.duckdb") == local_marts
+    published = objects(server, f"{lake}/published")
+    named = set(pq.read_table(io.BytesIO(published["_index.parquet"])).column("path").to_pylist())
+    assert {k for k in published if not k.startswith("_") and not k.endswith("/_schema.parquet")} == named
+    assert written <= named
+
+
 def _staged(data_dir: Path, table: str, file_name: str) -> set[tuple[str, int]]:
     con = duckdb.connect(str(data_dir / "work" / "panro_work.duckdb"), read_only=True)
     try:

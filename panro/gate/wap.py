@@ -52,7 +52,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from panro import lake
+from panro import faults, lake
 from panro import quarantine as q
 from panro.batches import (
     ensure_published_schemas,
@@ -865,6 +865,7 @@ def _apply(dirs: DataDirs, ledger: Ledger, decisions: list[_Decision], run_id: s
         list(pool.map(write, writes.items()))
     for folder in {path.parent for path in writes}:
         fsync_path(folder)   # the renames, before the ledger says the files are there
+    faults.checkpoint("gate.apply")   # a run killed here leaves files that no ledger entry names (tests)
     ledger.update_many(list(updates.items()))
     return outcomes
 
