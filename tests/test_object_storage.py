@@ -237,6 +237,13 @@ def test_a_bad_file_on_the_bucket_is_held_with_its_quarantine_folder_on_the_lake
     on_s3.outputs += [listed.stdout, listed.stderr, shown.stdout, shown.stderr]
     assert listed.returncode == 0 and qid in listed.stdout
     assert shown.returncode == 0 and f"{on_s3.lake}/quarantine/{qid}" in shown.stdout
+    # a person accepts it as delivered: published from the lake's raw zone into a file of its own there
+    released = panro("quarantine", "release", qid, "--accept", "--reason", "test region codes", "--by", "kim",
+                     "--data-dir", str(on_s3.data_dir), "--lake", on_s3.lake)
+    on_s3.outputs += [released.stdout, released.stderr]
+    assert released.returncode == 0, released.stderr
+    own = f"published/{partner}/{feed}/{name}@{held[0].checksum[:12]}.own.parquet"
+    assert own in objects(server, on_s3.lake)
 
 
 def test_the_secret_key_is_in_no_file_of_the_data_dir_or_the_lake_and_in_no_output(

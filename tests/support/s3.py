@@ -49,7 +49,11 @@ class S3Server:
             m = _RUNNING.search(log.read_text(errors="replace"))
             if m:
                 server = cls(m.group(1), log, process)
-                server._wait_until_answering(deadline)
+                try:
+                    server._wait_until_answering(deadline)
+                except BaseException:
+                    server.stop()
+                    raise
                 return server
             if process.poll() is not None:
                 raise RuntimeError(f"moto server exited: {log.read_text(errors='replace')[-2000:]}")
