@@ -2,7 +2,7 @@
 and holding back a published batch by hand: `panro quarantine hold BATCH`.
 
 Every batch the gate holds — or publishes without some rejected rows — gets a folder
-`<lake>/quarantine/<id>/` (the lake: the data directory, or `--lake URL`: panro.lake), where `<id>` is
+`<lake>/quarantine/<id>/` (the lake: the data directory, or `--lake URL`: panro.lake.storage), where `<id>` is
 `<file name>@<checksum12>` (the batch id without partner/feed; any unique prefix, or the full batch id,
 is accepted too):
 
@@ -23,7 +23,7 @@ the rejected rows), `released` (re-audited and published), `accepted` (published
 `superseded` (a newer version of the same file was published).
 
 A published batch can be held by a person (`hold`): when dbt's data tests find its rows wrong together
-with other batches' (panro.dbt_failures names it), holding it lets the next run publish everything
+with other batches' (panro.transform.failures names it), holding it lets the next run publish everything
 else. It is then held like any other, and `release` puts it through again.
 """
 
@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -40,12 +39,13 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from panro import lake
-from panro.batches import published_path, raw_schema, read_batch, write_parquet_atomic
-from panro.contracts import FeedContract, contract_for
+from panro.domain.contracts import FeedContract, contract_for
 from panro.gate.state import write_index
-from panro.ledger import Batch, Ledger, now_utc
-from panro.runlock import RunInProgress, run_lock
+from panro.lake import storage
+from panro.lake.batches import published_path, raw_schema, read_batch, write_parquet_atomic
+from panro.lake.ledger import Batch, Ledger, now_utc
+from panro.runtime import console
+from panro.runtime.runlock import RunInProgress, run_lock
 from panro.settings import DataDirs
 
 MANIFEST_FILE = "batch.json"
@@ -72,7 +72,7 @@ def folder(dirs: DataDirs, qid: str) -> Path:
 
 
 def write_json(path: Path, doc: dict[str, Any]) -> None:
-    lake.write_text(path, json.dumps(doc, ensure_ascii=False, indent=2, default=str) + "\n")
+    storage.write_text(path, json.dumps(doc, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
 def read_manifest(where: Path) -> dict[str, Any]:
@@ -98,7 +98,7 @@ def _reasons_text(m: dict[str, Any]) -> str:
 
 def write_manifest(where: Path, manifest: dict[str, Any]) -> None:
     write_json(where / MANIFEST_FILE, manifest)
-    lake.write_text(where / REASONS_FILE, _reasons_text(manifest))
+    storage.write_text(where / REASONS_FILE, _reasons_text(manifest))
 
 
 def _log(where: Path, status: str, entry: dict[str, Any]) -> dict[str, Any]:
@@ -222,7 +222,7 @@ class Detail:
 def show(dirs: DataDirs, ident: str) -> Detail:
     entry = resolve(dirs, ident)
     where = folder(dirs, entry.id)
-    rejected = lake.read_metadata(where / REJECTED_FILE).num_rows if (where / REJECTED_FILE).exists() else 0
+    rejected = storage.read_metadata(where / REJECTED_FILE).num_rows if (where / REJECTED_FILE).exists() else 0
     return Detail(entry, where, read_manifest(where), rejected)
 
 
@@ -294,7 +294,7 @@ def _release(dirs: DataDirs, ledger: Ledger, entry: Entry, *, accept: bool, reas
         else contract_for(batch.feed_name)
     if contract is None:
         raise QuarantineError(f"no contract for {batch.feed_name}")
-    if not batch.raw_path or not lake.zone_path(batch.raw_path).exists():
+    if not batch.raw_path or not storage.zone_path(batch.raw_path).exists():
         raise QuarantineError(f"the raw batch {batch.raw_path} is gone; ask the partner for a re-delivery")
     rows = read_batch(batch.raw_path, batch.batch_id)
     if batch.rows_delivered is not None and rows.num_rows != batch.rows_delivered:
@@ -418,27 +418,26 @@ def cli_list(dirs: DataDirs, *, include_all: bool = False) -> int:
     entries = list_quarantined(dirs, include_all=include_all)
     failed = unreadable(dirs)
     if not entries and not failed:
-        print("nothing is held back")
+        console.out("nothing is held back")
         return 0
     if entries:
-        width = max(len(e.id) for e in entries)
-        print(f"{'id':{width}} {'feed':26} {'date':10} {'status':13} {'rows':>9}  reason")
-        for e in entries:
-            reason = e.reason.split(" — ", 1)[-1]
-            print(f"{e.id:{width}} {e.partner + '/' + e.feed:26} {e.business_date or '':10} {e.status:13} "
-                  f"{e.rows_delivered:>9,}  {reason[:120]}")
+        console.table([("id", "left"), ("feed", "left"), ("date", "left"), ("status", "left"), ("rows", "right"),
+                       ("reason", "left")],
+                      [(e.id, f"{e.partner}/{e.feed}", e.business_date or "", e.status, f"{e.rows_delivered:,}",
+                        e.reason.split(" — ", 1)[-1][:120]) for e in entries])
     if failed:
-        print("\ncould not be read (fix the export and deliver the file again under the same name):")
+        console.out("\ncould not be read (fix the export and deliver the file again under the same name):")
         for b in failed:
-            print(f"  {b.partner}/{b.feed} {b.file_name} ({b.business_date or 'no date'}): {(b.reason or '')[:160]}")
+            console.out(f"  {b.partner}/{b.feed} {b.file_name} ({b.business_date or 'no date'}): "
+                        f"{(b.reason or '')[:160]}")
     return 0
 
 
 def cli_show(dirs: DataDirs, ident: str) -> int:
     try:
-        print(show(dirs, ident).text(), end="")
+        console.out(show(dirs, ident).text().rstrip("\n"))
     except QuarantineError as e:
-        print(f"panro: {e}", file=sys.stderr)
+        console.fail(str(e))
         return 1
     return 0
 
@@ -448,12 +447,12 @@ def cli_hold(dirs: DataDirs, idents: list[str], *, reason: str, who: str) -> int
         with run_lock(dirs):
             for ident in idents:
                 h = hold(dirs, ident, reason=reason, who=who)
-                print(f"{h.id}: held ({h.rows:,} rows no longer published); to put it through again: "
+                console.out(f"{h.id}: held ({h.rows:,} rows no longer published); to put it through again: "
                       f"panro quarantine release {h.id}")
     except (QuarantineError, RunInProgress) as e:
-        print(f"panro: {e}", file=sys.stderr)
+        console.fail(str(e))
         return 1
-    print("the next run publishes everything else")
+    console.out("the next run publishes everything else")
     return 0
 
 
@@ -462,10 +461,10 @@ def cli_release(dirs: DataDirs, ident: str, *, accept: bool, reason: str, who: s
         with run_lock(dirs):
             done = release(dirs, ident, accept=accept, reason=reason, who=who)
     except (QuarantineError, RunInProgress) as e:
-        print(f"panro: {e}", file=sys.stderr)
+        console.fail(str(e))
         return 1
-    print(f"{done.id}: {done.action} → {done.outcome} ({done.rows_published:,} rows published, "
+    console.out(f"{done.id}: {done.action} → {done.outcome} ({done.rows_published:,} rows published, "
           f"{done.rows_rejected:,} rejected)")
     for r in done.reasons:
-        print(f"  {r}")
+        console.out(f"  {r}")
     return 2 if done.outcome == "quarantined" else 0

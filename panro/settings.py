@@ -1,4 +1,5 @@
-"""Where things live: the repository's configuration folders and the data directory's zones."""
+"""Where things live (the repository's configuration folders, the data directory's zones) and every
+tuning knob of the pipeline, each overridable by an environment variable named beside it."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from panro.lake import LAKE_VAR, check_url, zone_path
+from panro.lake.storage import LAKE_VAR, check_url, zone_path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONTRACTS_DIR = REPO_ROOT / "contracts"
@@ -18,12 +19,40 @@ SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
 KST_TZ = "Asia/Seoul"
 
 
+def _int(name: str, default: int) -> int:
+    """An integer setting from the environment, or its default; a value that is not one fails loudly."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a whole number") from None
+    if value < 1:
+        raise ValueError(f"{name}={raw!r} must be at least 1")
+    return value
+
+
+# --- tuning (read once, when panro is imported; the defaults are what the benchmarks were run with) ---
+CORES = os.cpu_count() or 2
+#: task runner workers (threads or processes) for extraction and the gate; a Dask cluster has its own
+WORKERS = _int("PANRO_WORKERS", CORES)
+#: a feed's new files of one run written as one raw file (a segment): at most this many files ...
+SEGMENT_FILES = _int("PANRO_SEGMENT_FILES", 32)
+#: ... and this many delivered bytes
+SEGMENT_BYTES = _int("PANRO_SEGMENT_MB", 16) * 1024 * 1024
+#: ledger rows the extraction writes per transaction
+LEDGER_FLUSH_ROWS = _int("PANRO_LEDGER_FLUSH_ROWS", 200)
+#: models and tests dbt runs at once; DuckDB gets each of them a share of the cores
+DBT_THREADS = _int("PANRO_DBT_THREADS", 2)
+
+
 @dataclass(frozen=True)
 class DataDirs:
     """The zones under one data directory (operations.md), plus the pipeline's private state.
 
     The lake's zones (raw, published, quarantine) are under the data directory, or under `lake_url`
-    (any fsspec URL: `panro.lake`); the state, the warehouses and the reports are always local."""
+    (any fsspec URL: `panro.lake.storage`); the state, the warehouses and the reports are always local."""
 
     root: Path
     landing_url: str

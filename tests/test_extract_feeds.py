@@ -11,11 +11,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from panro.batches import raw_path, raw_schema
-from panro.contracts import contract_for
+from panro.domain.contracts import contract_for
 from panro.extract import extract
 from panro.extract.extract import FeedRunner
-from panro.ledger import Ledger, batch_id
+from panro.lake.batches import raw_path, raw_schema
+from panro.lake.ledger import Ledger, batch_id
 from panro.settings import DataDirs
 from tests.support.elsewhere import feeds_in, processes
 from tests.support.landing import SAMPLES, csv_bytes, deliver, jsonl_bytes, put, read_back, xlsx_bytes
@@ -165,7 +165,7 @@ def test_the_report_counts_rows_per_feed_and_says_so_briefly(dirs: DataDirs) -> 
 
 
 def test_a_batch_file_that_cannot_be_put_in_place_leaves_nothing_behind(tmp_path: Path) -> None:
-    from panro.batches import write_parquet_atomic
+    from panro.lake.batches import write_parquet_atomic
 
     target = tmp_path / "raw" / "batch.parquet"
     target.mkdir(parents=True)            # something else where the file goes: the rename fails

@@ -25,13 +25,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from panro import quarantine as q
-from panro.batches import published_path, read_batch
-from panro.contracts import contract_for, load_contracts
+from panro.domain.contracts import contract_for, load_contracts
 from panro.gate import audit, wap
 from panro.gate.state import published_file
-from panro.ledger import Ledger
+from panro.lake.batches import published_path, read_batch
+from panro.lake.ledger import Ledger
 from panro.settings import DataDirs
-from panro.transform import run_dbt
+from panro.transform.build import run_dbt
 from tests.support.elsewhere import checks_in, processes
 from tests.support.raw import KST, clean_rows, invalid_brn, write_batch, write_batches_together
 

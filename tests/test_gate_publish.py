@@ -10,11 +10,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from panro.batches import SCHEMA_FILE, published_dir, raw_schema, read_batch
-from panro.contracts import contract_for, load_contracts
+from panro.domain.contracts import contract_for, load_contracts
 from panro.gate import audit, published_state
 from panro.gate.state import published_file
-from panro.ledger import Ledger
+from panro.lake.batches import SCHEMA_FILE, published_dir, raw_schema, read_batch
+from panro.lake.ledger import Ledger
 from panro.settings import REPO_ROOT, DataDirs
 from tests.support.elsewhere import checks_in, processes
 from tests.support.raw import clean_rows, write_batch
@@ -224,7 +224,7 @@ def test_only_empty_files_pending(dirs: DataDirs, ledger: Ledger) -> None:
 
 
 def test_a_feed_without_a_contract_is_held(dirs: DataDirs, ledger: Ledger) -> None:
-    from panro.ledger import Batch, now_utc
+    from panro.lake.ledger import Batch, now_utc
 
     ledger.add(Batch("acme/widgets/w_20230505.csv@abcdefabcdef", "acme", "widgets", "w_20230505.csv", "u",
                      "abcdefabcdef" * 5, 10, None, D, now_utc(), "extracted", None, 3, None, None, None, None, None))

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from panro import regions
-from panro.batches import LINEAGE
-from panro.contracts import FeedContract, load_contracts
+from panro.domain import regions
+from panro.domain.contracts import FeedContract, load_contracts
 from panro.gate import suites
+from panro.lake.batches import LINEAGE
 
 CONTRACTS = load_contracts()
 

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from panro.generate import generate
-from panro.ledger import Ledger
+from panro.lake.ledger import Ledger
 from tests.support.marts import marts_of
 from tests.support.s3 import S3Server, objects, upload
 
@@ -124,8 +124,9 @@ def test_a_backfill_from_a_bucket_into_a_bucket_gives_the_local_marts_row_for_ro
         batches = ledger.batches()
     assert len(batches) == 36 and all(b.status == "published" for b in batches)
     assert {b.raw_path.split("/raw/")[0] for b in batches} == {on_s3.lake}
-    # 36 files of 12 feeds over 3 days: discovery listed the landing once
-    assert on_s3.landing_lists == 1
+    # 36 files of 12 feeds over 3 days, listed as a whole, not feed by feed or day by day: by the command
+    # line's check before the run starts, the flow's own (a deployment run has no command line) and discovery
+    assert on_s3.landing_lists <= 3
 
 
 def test_a_backfill_on_a_dask_cluster_with_landing_and_lake_in_the_bucket_gives_the_same_marts(
@@ -273,13 +274,12 @@ def test_a_store_nobody_answers_at_fails_the_run_naming_the_url_and_publishes_no
     assert f"cannot reach the landing {delivery.landing} (endpoint {nowhere})" in done.stderr
     assert server.secret not in done.stdout + done.stderr
     assert not (data_dir / "warehouse").exists() and not (data_dir / "marts").exists()
-    with Ledger(data_dir / "state" / "ledger.duckdb") as ledger:
-        assert ledger.batches() == []
+    assert not (data_dir / "state" / "ledger.duckdb").exists()    # stopped before the run began
 
 
 def test_credentials_in_a_url_are_refused_before_anything_runs(tmp_path: Path, panro: Runner) -> None:
     done = panro("backfill", "--start", START, "--end", END, "--data-dir", str(tmp_path / "data"),
                  "--lake", "s3://AKIAEXAMPLE:wJalrXUtnFEMI@bucket/lake")
-    assert done.returncode == 2
+    assert done.returncode == 1
     assert "must not carry credentials" in done.stderr and "wJalrXUtnFEMI" not in done.stdout + done.stderr
     assert not (tmp_path / "data").exists()

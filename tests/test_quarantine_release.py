@@ -9,12 +9,12 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from panro import batches
 from panro import quarantine as q
-from panro.batches import published_path, raw_schema
-from panro.contracts import contract_for
+from panro.domain.contracts import contract_for
 from panro.gate import audit, published_state
-from panro.ledger import Ledger
+from panro.lake import batches
+from panro.lake.batches import published_path, raw_schema
+from panro.lake.ledger import Ledger
 from panro.settings import DataDirs
 from tests.support.raw import clean_rows, write_batch
 

@@ -11,8 +11,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from panro import charts, figures, report
-from panro.outcome import BatchLine, RunOutcome
+from panro.report import charts, figures
+from panro.report import html as report
+from panro.report.outcome import BatchLine, RunOutcome
 from panro.settings import DataDirs
 
 D = dt.date.fromisoformat
@@ -198,7 +199,8 @@ def test_the_prefect_summary_compares_with_the_article_only_for_a_whole_year(sma
 
 
 def test_the_article_takes_its_kpi_names_from_the_warehouse(small_publication: DataDirs) -> None:
-    from panro import article, report
+    from panro.domain import article
+    from panro.report import html as report
 
     kpis = report.read_kpis(small_publication, 2023)
     table = article.format_table(article.compare(report.kpi_lookup(kpis, 2023)), report.kpi_names(kpis))

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 
-from panro.ledger import Batch
+from panro.lake.ledger import Batch
 
 
 def sha256_hex(data: bytes) -> str:
-    """sha256 of a file's bytes, hex: the content identity of a batch (panro.ledger.batch_id)."""
+    """sha256 of a file's bytes, hex: the content identity of a batch (panro.lake.ledger.batch_id)."""
     return hashlib.sha256(data).hexdigest()
 
 

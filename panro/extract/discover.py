@@ -18,8 +18,8 @@ from typing import Any
 import fsspec
 from fsspec import AbstractFileSystem
 
-from panro.contracts import FeedContract
-from panro.lake import REMOTE_OPTIONS, is_local_url
+from panro.domain.contracts import FeedContract
+from panro.lake.storage import REMOTE_OPTIONS, is_local_url
 
 log = logging.getLogger("panro.extract")
 _EXAMPLE_DAY = dt.date(2023, 5, 1)
@@ -64,7 +64,7 @@ class UnmatchedFile:
 
 def open_landing(url: str) -> tuple[AbstractFileSystem, str]:
     """The file system and root path of a landing URL (a local folder or any fsspec URL: credentials and
-    an S3-compatible store's endpoint come from the environment, as AWS tools take them: panro.lake)."""
+    an S3-compatible store's endpoint come from the environment, as AWS tools take them: panro.lake.storage)."""
     fs, root = fsspec.core.url_to_fs(url, **({} if is_local_url(url) else REMOTE_OPTIONS))
     return fs, root.rstrip("/") or "/"
 

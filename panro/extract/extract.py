@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -25,23 +24,21 @@ from typing import Any
 import pyarrow as pa
 from fsspec import AbstractFileSystem
 
-from panro.batches import raw_schema, segment_path, write_parquet_atomic
-from panro.contracts import FeedContract, load_contracts
+from panro import settings
+from panro.domain.contracts import FeedContract, load_contracts
 from panro.extract.checksum import same_stat, sha256_hex
 from panro.extract.discover import LandingFile, discover, open_landing
 from panro.extract.errors import BadFile
 from panro.extract.readers import Decoded, decode
 from panro.extract.report import ExtractReport, FileResult
-from panro.ledger import Batch, Ledger, batch_id, now_utc
+from panro.lake.batches import raw_schema, segment_path, write_parquet_atomic
+from panro.lake.ledger import Batch, Ledger, batch_id, now_utc
 from panro.settings import DataDirs
 
 log = logging.getLogger("panro.extract")
 
 KST = dt.timezone(dt.timedelta(hours=9), "KST")
 FUTURE = "is after today"            # marks a failure that heals by itself once the date has come
-_FLUSH_EVERY = 200                    # ledger rows written per transaction
-SEGMENT_FILES = 32                    # files of one feed written as one raw file, at most
-SEGMENT_BYTES = 16 * 1024 * 1024      # ... and as many delivered bytes
 
 
 def today_kst() -> dt.date:
@@ -53,7 +50,7 @@ def today_kst() -> dt.date:
 def with_lineage(contract: FeedContract, decoded: Decoded, *, batch: str, business_date: dt.date | None,
                  file_name: str, checksum: str, loaded_at: dt.datetime) -> pa.Table:
     """The raw batch: the partner's columns (the contract's, then any it does not know), then the
-    lineage columns (panro.batches.LINEAGE)."""
+    lineage columns (panro.lake.batches.LINEAGE)."""
     n = decoded.table.num_rows
 
     def const(value: Any, kind: pa.DataType) -> pa.Array:
@@ -243,7 +240,7 @@ def extract_segment(ctx: ExtractContext, segment: Segment) -> list[FileDone]:
 class FeedSegments:
     """A feed's segments of one run: extraction's unit of work (one task run), sent as plain data
     to wherever the run's task runner puts it. A unit per feed, not per segment: a task run in
-    another process costs Prefect ~0.3 s of its own (measured: docs/decisions/0001-task-runners.md),
+    another process costs Prefect ~0.3 s of its own (measured: docs/decisions/0023-task-runners.md),
     more than a segment's work."""
 
     segments: tuple[Segment, ...]
@@ -280,11 +277,11 @@ def _known_versions(ledger: Ledger) -> dict[tuple[str, str, str], list[Batch]]:
 
 def _segments(tasks: list[_Task]) -> list[Segment]:
     """The tasks in segments: consecutive files of one feed (by name, so by date), at most
-    `SEGMENT_FILES` files and `SEGMENT_BYTES` delivered bytes each; biggest segments first, so that
+    `settings.SEGMENT_FILES` files and `settings.SEGMENT_BYTES` delivered bytes each; biggest segments first, so that
     the workers stay busy to the end.
 
     A segment's new versions become one raw file: a year's 4,064 files as a few hundred, which the
-    extraction writes, the gate reads and dbt's staging reads once each (architecture.md)."""
+    extraction writes, the gate reads and dbt's staging reads once each (docs/decisions/0004-segments.md)."""
     by_feed: dict[str, list[_Task]] = defaultdict(list)
     for task in tasks:
         by_feed[task.file.contract.name].append(task)
@@ -293,7 +290,7 @@ def _segments(tasks: list[_Task]) -> list[Segment]:
         segment: list[_Task] = []
         size = 0
         for task in sorted(feed_tasks, key=lambda t: t.file.file_name):
-            if segment and (len(segment) >= SEGMENT_FILES or size + task.file.size > SEGMENT_BYTES):
+            if segment and (len(segment) >= settings.SEGMENT_FILES or size + task.file.size > settings.SEGMENT_BYTES):
                 segments.append(Segment(tuple(segment)))
                 segment, size = [], 0
             segment.append(task)
@@ -355,7 +352,7 @@ def plan(dirs: DataDirs, dates: Iterable[dt.date] | None, ledger: Ledger, *, tod
 
 class Recorder:
     """Takes the units' results in as they come back, in the process that holds the ledger:
-    writes its entries in transactions of up to `_FLUSH_EVERY` (each raw file they name is durable
+    writes its entries in transactions of up to `settings.LEDGER_FLUSH_ROWS` (each raw file they name is durable
     already: `extract_segment`), and the rest when closed, even after an error."""
 
     def __init__(self, ledger: Ledger) -> None:
@@ -373,7 +370,7 @@ class Recorder:
                 self._updates.append(d.update)
             if d.result.outcome == "failed":
                 log.warning("extract failed: %s", d.result.reason)
-        if len(self._adds) + len(self._updates) >= _FLUSH_EVERY:
+        if len(self._adds) + len(self._updates) >= settings.LEDGER_FLUSH_ROWS:
             self.flush()
 
     def flush(self) -> None:
@@ -396,7 +393,7 @@ def in_threads(workers: int | None = None) -> FeedRunner:
     """Run the units on a pool of threads of this process (the library's default; a flow maps them
     over its task runner instead); their results in the order they finish."""
     def run(ctx: ExtractContext, units: list[FeedSegments]) -> Iterator[list[FileDone]]:
-        n = workers or min(8, os.cpu_count() or 2)
+        n = workers or settings.WORKERS
         if n <= 1 or len(units) <= 1:
             for unit in units:
                 yield extract_feed(ctx, unit)

@@ -1,7 +1,7 @@
 """Readers: a delivered file's bytes → the partner's columns as an Arrow table, one reader per format.
 
 Every reader returns a `Decoded`: the contract's columns, in contract order, with the contract's raw
-types (`panro.batches.ARROW_TYPES`), plus the 1-based row number of each row (data row of a CSV or
+types (`panro.lake.batches.ARROW_TYPES`), plus the 1-based row number of each row (data row of a CSV or
 Excel sheet, line of JSON Lines, record index of a JSON document). Text formats keep every value as
 the partner's text, verbatim; an empty field is NULL. Typed formats (JSON, Excel, Parquet) must
 carry values that fit the raw type. A file that breaks its contract raises `BadFile` with a detail
@@ -34,9 +34,9 @@ import pyarrow.csv as pcsv
 import pyarrow.json as pjson
 import pyarrow.parquet as pq
 
-from panro.batches import ARROW_TYPES
-from panro.contracts import Column, FeedContract
+from panro.domain.contracts import Column, FeedContract
 from panro.extract.errors import BadFile, show
+from panro.lake.batches import ARROW_TYPES
 
 try:  # orjson is several times faster; the standard library is the fallback
     import orjson

@@ -31,9 +31,9 @@ from typing import Any
 
 import yaml
 
-from panro import regions
-from panro.batches import LINEAGE
-from panro.contracts import Column, FeedContract, load_contracts
+from panro.domain import regions
+from panro.domain.contracts import Column, FeedContract, load_contracts
+from panro.lake.batches import LINEAGE
 from panro.settings import EXPECTATIONS_DIR
 
 # Text shapes of the contract's logical types (RE2 syntax: GX pandas on Arrow strings uses RE2).

@@ -52,9 +52,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from panro import faults, lake
 from panro import quarantine as q
-from panro.batches import (
+from panro.domain.contracts import FeedContract, load_contracts
+from panro.gate.docs import DocsJob
+from panro.gate.state import write_index
+from panro.gate.suites import load_suite, suite_name
+from panro.lake import storage
+from panro.lake.batches import (
     ensure_published_schemas,
     fsync_path,
     published_dir,
@@ -63,11 +67,8 @@ from panro.batches import (
     read_batch,
     write_parquet_atomic,
 )
-from panro.contracts import FeedContract, load_contracts
-from panro.gate.docs import DocsJob
-from panro.gate.state import write_index
-from panro.gate.suites import load_suite, suite_name
-from panro.ledger import Batch, Ledger, now_utc
+from panro.lake.ledger import Batch, Ledger, now_utc
+from panro.runtime import faults
 from panro.settings import KST_TZ, DataDirs
 
 if TYPE_CHECKING:
@@ -316,9 +317,9 @@ def _read_union(con: duckdb.DuckDBPyConnection, audits: list[_Audit]) -> pa.Tabl
     order; `_attach` finds where each batch is."""
     schema = audits[0].schema
     files = list(dict.fromkeys(str(a.batch.raw_path) for a in audits))
-    if lake.is_remote(files[0]):   # an object store: two requests a file, where DuckDB through fsspec makes ~20
+    if storage.is_remote(files[0]):   # an object store: two requests a file, where DuckDB through fsspec makes ~20
         ids = [a.batch.batch_id for a in audits] if "_batch_id" in schema.names else None
-        table = lake.read_rows(files, "_batch_id", ids)
+        table = storage.read_rows(files, "_batch_id", ids)
         return table.cast(schema) if table.schema != schema else table
     relation = con.read_parquet(files)
     if "_batch_id" in schema.names:
@@ -461,7 +462,7 @@ def check(run: CheckRun, job: FeedJob) -> FeedCheck:
     con = duckdb.connect()
     try:
         con.execute("set TimeZone = 'UTC'")
-        lake.register(con, run.dirs.raw)   # a raw zone on an object store: read through fsspec
+        storage.register(con, run.dirs.raw)   # a raw zone on an object store: read through fsspec
         audits = check_feed(gxr, con, job)
         suites, results = gxr.stored()
     finally:
@@ -526,7 +527,7 @@ class _FeedAudit:
         for a in self.audits:
             path = a.batch.raw_path
             if path and path not in files:
-                files[path] = lake.metadata_or_none(path)
+                files[path] = storage.metadata_or_none(path)
             meta = files.get(path) if path else None
             if meta is None:
                 a.rows = a.batch.rows_delivered or 0
@@ -775,8 +776,8 @@ def _link_atomic(src: Path, dst: Path) -> None:
 
     A hard link (no bytes copied: raw files are written once, under a name their batches give them,
     and never changed in place; a raw file of several batches is linked once for them all), an fsynced
-    copy where the zones cannot share a file, or the object store's own copy (`panro.lake.link`)."""
-    lake.link(src, dst)
+    copy where the zones cannot share a file, or the object store's own copy (`panro.storage.link`)."""
+    storage.link(src, dst)
 
 
 def _publish_table(a: _Audit, keep: np.ndarray | None) -> pa.Table:
@@ -852,7 +853,7 @@ def _apply(dirs: DataDirs, ledger: Ledger, decisions: list[_Decision], run_id: s
     def write(item: tuple[Path, tuple[_Audit, np.ndarray | None, bool]]) -> None:
         path, (a, keep, whole) = item
         if whole:
-            _link_atomic(lake.zone_path(str(a.batch.raw_path)), path)   # its raw file as it is: the same bytes
+            _link_atomic(storage.zone_path(str(a.batch.raw_path)), path)   # its raw file as it is: the same bytes
             return
         table = _publish_table(a, keep)
         write_parquet_atomic(table.replace_schema_metadata({"panro.batch_id": a.batch.batch_id}), path)

@@ -1,5 +1,5 @@
 """Hand-built raw batches for the gate's tests: clean rows per feed, and a writer that puts a batch into
-the raw zone (schema `panro.batches.raw_schema`, lineage filled) and the ledger as `extracted`.
+the raw zone (schema `panro.lake.batches.raw_schema`, lineage filled) and the ledger as `extracted`.
 
     rows = clean_rows("kt/kdeal_orders", 200, D)
     rows[3]["사업자등록번호"] = "123-45-67890"
@@ -16,10 +16,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from panro import brn, regions
-from panro.batches import ARROW_TYPES, LINEAGE, raw_path, raw_schema, segment_path, write_parquet_atomic
-from panro.contracts import contract_for
-from panro.ledger import Batch, Ledger, batch_id, now_utc
+from panro.domain import brn, regions
+from panro.domain.contracts import contract_for
+from panro.lake.batches import ARROW_TYPES, LINEAGE, raw_path, raw_schema, segment_path, write_parquet_atomic
+from panro.lake.ledger import Batch, Ledger, batch_id, now_utc
 
 KST = dt.timezone(dt.timedelta(hours=9))
 SIDO = ["서울", "서울특별시", "부산광역시", "경기도", "강원도", "강원특별자치도", "제주", "Seoul", "전북특별자치도",

@@ -27,6 +27,8 @@ import threading
 from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING
 
+from panro import settings
+
 if TYPE_CHECKING:
     from prefect.task_runners import TaskRunner
 
@@ -72,10 +74,9 @@ def task_runner(kind: str, *, address: str | None = None, engine: str | None = N
         return DaskTaskRunner(address=address)
     from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 
-    cores = os.cpu_count() or 2
     if local_engine(kind, engine) == "processes":
-        return ProcessPoolTaskRunner(max_workers=cores, initializer=end_with_the_run)
-    return ThreadPoolTaskRunner(max_workers=cores)
+        return ProcessPoolTaskRunner(max_workers=settings.WORKERS, initializer=end_with_the_run)
+    return ThreadPoolTaskRunner(max_workers=settings.WORKERS)
 
 
 def end_with_the_run() -> None:

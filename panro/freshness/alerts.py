@@ -1,6 +1,6 @@
 """Told, not discovered: a feed that becomes overdue is announced once, and once again when it recovers.
 
-At a run's end (`announce`), each feed's status (panro.freshness) is compared with what was last
+At a run's end (`announce`), each feed's status (panro.freshness.status) is compared with what was last
 announced of it, remembered in the ledger's `feed_alerts` table — the pipeline's own state, not the
 warehouse: a feed overdue for a week is announced on the first night, not seven times. Each change is
 a Prefect event, for Prefect Automations (`panro.feed.overdue`, `panro.feed.recovered`, one per feed,
@@ -15,11 +15,11 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from panro import notify
-from panro.ledger import Ledger
+from panro.lake.ledger import Ledger
+from panro.runtime import notify
 from panro.settings import DataDirs
 
-log = logging.getLogger("panro.freshness")
+log = logging.getLogger("panro.freshness.status")
 
 OVERDUE_EVENT, RECOVERED_EVENT = "panro.feed.overdue", "panro.feed.recovered"
 

@@ -1,7 +1,7 @@
 """What a run's report, Prefect artifacts and command line say about the feeds: which are overdue,
 how complete the figures are, which files came with a new column — plain text and Markdown lines,
 and the values of the report's section, from a run's feed statuses (the plain dicts of
-`panro.freshness.refresh`) and its schema drift (`panro.outcome.schema_drift`), for `panro.report`
+`panro.freshness.status.refresh`) and its schema drift (`panro.report.outcome.schema_drift`), for `panro.report.html`
 and `panro.cli` to place.
 
 Overdue feeds come first in the report and the summary artifact; under the KPIs, each partner's

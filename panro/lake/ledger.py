@@ -52,7 +52,7 @@ create table if not exists runs (
     outcome      varchar,
     detail       varchar
 );
--- what was last announced of each feed's freshness (panro.freshness): told once, not every night
+-- what was last announced of each feed's freshness (panro.freshness.status): told once, not every night
 create table if not exists feed_alerts (
     partner             varchar not null,
     feed                varchar not null,

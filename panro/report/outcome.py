@@ -6,8 +6,8 @@ import datetime as dt
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from panro.feed_report import completeness, completeness_line
-from panro.ledger import Batch, Ledger
+from panro.freshness.report import completeness, completeness_line
+from panro.lake.ledger import Batch, Ledger
 
 EXIT_OK, EXIT_FAILED, EXIT_HELD_BACK = 0, 1, 2
 
@@ -44,10 +44,11 @@ class RunOutcome:
     error: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
     kpis: list[dict[str, object]] = field(default_factory=list)
-    dbt_failures: list[dict[str, object]] = field(default_factory=list)   # panro.dbt_failures.FailedTest
-    feeds: list[dict[str, object]] = field(default_factory=list)     # every feed's status (panro.freshness)
+    dbt_failures: list[dict[str, object]] = field(default_factory=list)   # panro.transform.failures.FailedTest
+    feeds: list[dict[str, object]] = field(default_factory=list)     # every feed's status (panro.freshness.status)
     schema_drift: list[dict[str, str]] = field(default_factory=list)  # published with a new column
     fail_on_overdue: bool = False    # an overdue feed makes the exit status 2 (--fail-on-overdue)
+    dbt_models: list[dict[str, object]] = field(default_factory=list)  # each dbt node: status, rows, time
 
     @property
     def held_back(self) -> list[BatchLine]:
@@ -60,7 +61,7 @@ class RunOutcome:
 
     @property
     def overdue(self) -> list[dict[str, object]]:
-        """Feeds with no published file for longer than their contract allows (panro.freshness)."""
+        """Feeds with no published file for longer than their contract allows (panro.freshness.status)."""
         return [f for f in self.feeds if f["status"] == "overdue"]
 
     @property
@@ -96,6 +97,7 @@ class RunOutcome:
                 "error": self.error, "exit_code": self.exit_code, "totals": self.totals(),
                 "held_back": [asdict(b) for b in self.held_back], "trimmed": [asdict(b) for b in self.trimmed],
                 "dbt_failures": self.dbt_failures, "timings": dict(self.timings),
+                "dbt_models": self.dbt_models,
                 "overdue": self.overdue, "schema_drift": self.schema_drift,
                 "incomplete": [completeness_line(c) for c in completeness(self.feeds)]}
 

@@ -2,7 +2,7 @@
 
 `vl-convert` carries Vega and Vega-Lite inside its wheel (no network, no browser, no script in the
 page): each chart becomes an inline `<svg>` that prints, mails and opens from `file://` alike. A chart
-function takes plain rows (`panro.figures`) and returns a Vega-Lite specification (a dict, checked
+function takes plain rows (`panro.report.figures`) and returns a Vega-Lite specification (a dict, checked
 against Vega-Lite's schema by the tests); `draw()` starts drawing it and is the SVG in a template.
 
 The specifications are written as Vega-Lite's JSON rather than with altair's objects: a nightly run

@@ -6,7 +6,6 @@ warehouse (`mart_program_kpis.kpi_name_ko`, `platform_name_ko`), where analysts 
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -64,24 +63,15 @@ def fmt(v: float | None) -> str:
     return f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.2f}"
 
 
-def _width(text: str) -> int:
-    """Columns a terminal gives the text: Hangul and other wide characters take two."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def _pad(text: str, width: int) -> str:
-    return text + " " * max(0, width - _width(text))
-
-
 def format_table(rows: list[tuple[Figure, float | None, bool]], names: Mapping[tuple[str, str], str]) -> str:
-    """The comparison as text; `names`: (partner, kpi) → the figure's name as the warehouse gives it."""
+    """The comparison as text; `names`: (partner, kpi) → the figure's name as the warehouse gives it.
+    Drawn by rich (panro.runtime.console), which measures Hangul as the two columns a terminal gives it."""
+    from panro.runtime.console import render_table
+
     def name(f: Figure) -> str:
         return names.get((f.partner_code, f.kpi_code)) or f"{f.kpi_code} · {f.partner_code}"
 
-    width = max([_width(name(f)) for f, _, _ in rows] + [3]) + 2
-    lines = [f"{_pad('KPI', width)} {'pipeline':>20} {'article':>20}  ok"]
-    for f, got, ok in rows:
-        want = f"{f.qualifier} {fmt(f.value)}".strip()
-        lines.append(f"{_pad(name(f), width)} {fmt(got):>20} {want:>20}  {'✓' if ok else '✗'}")
-    lines.append(f"{sum(ok for *_, ok in rows)}/{len(rows)} figures reproduce the article")
-    return "\n".join(lines)
+    table = render_table([("KPI", "left"), ("pipeline", "right"), ("article", "right"), ("ok", "center")],
+                         [(name(f), fmt(got), f"{f.qualifier} {fmt(f.value)}".strip(), "✓" if ok else "✗")
+                          for f, got, ok in rows])
+    return f"{table}\n{sum(ok for *_, ok in rows)}/{len(rows)} figures reproduce the article"

@@ -8,7 +8,7 @@ published/<partner>/<feed>/_schema.parquet              zero rows; keeps an empt
 published/_index.parquet                                 every published batch with its file (gate.state.write_index)
 
 Every name is final and given by what the file holds (its batches), so a file is written once under it,
-never renamed or changed in place on an object store (panro.lake).
+never renamed or changed in place on an object store (panro.lake.storage).
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from panro import lake
-from panro.contracts import FeedContract
+from panro.domain.contracts import FeedContract
+from panro.lake import storage
 from panro.settings import DataDirs
 
 ARROW_TYPES: dict[str, pa.DataType] = {
@@ -100,7 +100,7 @@ def published_path(dirs: DataDirs, contract: FeedContract, file_name: str, check
 # group — so other statistics would skip nothing. Snappy, not zstd: a batch file is small, and
 # zstd's fixed cost per column chunk (a compression context each) made writing a year's 4,064
 # files cost ~0.35 ms more per file; a year's raw zone is 109 MB instead of 64 MB
-# (docs/architecture.md).
+# (docs/decisions/0005-batch-file-format.md).
 Sync = Literal["file", "file_and_folder"]
 _DICTIONARY_COLUMNS = [f.name for f in LINEAGE if pa.types.is_string(f.type)]
 _STATISTICS_COLUMNS = ["_batch_id"]
@@ -108,7 +108,7 @@ _STATISTICS_COLUMNS = ["_batch_id"]
 
 def write_parquet_atomic(table: pa.Table, path: Path, *, sync: Sync = "file") -> None:
     """Write next to the target, then rename: a reader sees the old file or the new, never half. On an
-    object store: one object under its final name, visible whole or not at all (`panro.lake.put_parquet`).
+    object store: one object under its final name, visible whole or not at all (`panro.storage.put_parquet`).
 
     `sync` says what is made durable here: "file", its bytes before the rename (a writer of a few
     files then fsyncs their folders, the renames, once before it records them: `fsync_path`);
@@ -116,8 +116,8 @@ def write_parquet_atomic(table: pa.Table, path: Path, *, sync: Sync = "file") ->
     wrote it)."""
     options = {"compression": "snappy", "use_dictionary": _DICTIONARY_COLUMNS,
                "write_statistics": _STATISTICS_COLUMNS}
-    if lake.is_remote(path):
-        lake.put_parquet(table, path, **options)
+    if storage.is_remote(path):
+        storage.put_parquet(table, path, **options)
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
@@ -135,7 +135,7 @@ def write_parquet_atomic(table: pa.Table, path: Path, *, sync: Sync = "file") ->
 def read_batch(path: str | Path, batch_id: str) -> pa.Table:
     """The rows of one batch, in their order, from the raw file holding them: a segment holds several
     batches' rows; a file without `_batch_id` (written by hand) is that batch's alone."""
-    table = lake.read_table(path).replace_schema_metadata(None)
+    table = storage.read_table(path).replace_schema_metadata(None)
     if "_batch_id" not in table.column_names:
         return table
     return table.filter(pc.equal(table.column("_batch_id"), batch_id))
@@ -144,7 +144,7 @@ def read_batch(path: str | Path, batch_id: str) -> pa.Table:
 def fsync_path(path: Path) -> None:
     """fsync a file, or a folder: the renames made in it (nothing to do on an object store: an object is
     there once its PUT has returned, and there are no renames)."""
-    if lake.is_remote(path):
+    if storage.is_remote(path):
         return
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -158,7 +158,7 @@ def ensure_published_schemas(dirs: DataDirs, contracts: tuple[FeedContract, ...]
     for contract in contracts:
         path = published_dir(dirs, contract) / SCHEMA_FILE
         schema = raw_schema(contract)
-        if not path.exists() or lake.read_schema(path) != schema:
+        if not path.exists() or storage.read_schema(path) != schema:
             write_parquet_atomic(schema.empty_table(), path)
 
 
@@ -168,7 +168,7 @@ def write_published_index(dirs: DataDirs, batches: Iterable[tuple[str, str, str,
 
     dbt's staging models read it to find the batches they do not hold yet, and the files to read
     them from (dbt_project/macros/batches.sql); a file may hold several batches' rows."""
-    rows = sorted((f"{partner}/{feed}", batch_id, lake.zone_path(path).relative_to(dirs.published).as_posix())
+    rows = sorted((f"{partner}/{feed}", batch_id, storage.zone_path(path).relative_to(dirs.published).as_posix())
                   for partner, feed, batch_id, path in batches)
     table = pa.Table.from_pylist([dict(zip(INDEX_SCHEMA.names, r, strict=True)) for r in rows], schema=INDEX_SCHEMA)
     path = dirs.published / INDEX_FILE

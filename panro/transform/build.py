@@ -23,10 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from panro import lake
-from panro.batches import ensure_published_schemas
-from panro.contracts import load_contracts
-from panro.freshness import ensure_status
+from panro import settings
+from panro.domain.contracts import load_contracts
+from panro.freshness.status import ensure_status
+from panro.lake import storage
+from panro.lake.batches import ensure_published_schemas
 from panro.settings import DBT_PROJECT_DIR, DataDirs
 
 # Node statuses that make a run unsuccessful (dbt's RunStatus / TestStatus values).
@@ -45,7 +46,7 @@ class NodeFailure:
     resource_type: str
     status: str
     message: str
-    compiled_code: str | None = None   # a data test's query: its failing rows (panro.dbt_failures)
+    compiled_code: str | None = None   # a data test's query: its failing rows (panro.transform.failures)
     tested_model: str | None = None    # the model a data test is attached to (its name)
     failing_rows: int | None = None    # what the test's query returned
 
@@ -64,6 +65,7 @@ class DbtRun:
     nodes: int = 0
     error: str | None = None  # an exception that stopped dbt before or outside any node
     statuses: Mapping[str, str] = field(default_factory=dict)
+    results: tuple[Mapping[str, object], ...] = ()   # each node: name, type, status, rows, seconds, message
 
     def summary(self) -> str:
         head = f"dbt {self.command}: {'ok' if self.success else 'FAILED'} in {self.elapsed:.1f}s, {self.nodes} nodes"
@@ -76,26 +78,23 @@ class DbtRun:
         return "\n".join(lines)
 
 
-DBT_THREADS = 2   # models and tests dbt runs at once (profiles.yml: PANRO_DBT_THREADS)
-
-
 def duckdb_threads(cores: int | None = None) -> int:
     """DuckDB's threads under dbt: each of dbt's threads gets its share of the cores, at least one.
 
     DuckDB's thread pool belongs to the database, which dbt's threads share. On 2 cores, two
     queries at a time on one core each built a 2023 backfill's marts in 17–21 s against 20–23 s
-    for the same queries on both cores (bench: architecture.md): less time in DuckDB's parallel
-    operators, and dbt's Python per node overlaps the other thread's query."""
-    return max(1, (cores or os.cpu_count() or 1) // DBT_THREADS)
+    for the same queries on both cores (docs/decisions/0014-duckdb-threads-under-dbt.md): less time
+    in DuckDB's parallel operators, and dbt's Python per node overlaps the other thread's query."""
+    return max(1, (cores or settings.CORES) // settings.DBT_THREADS)
 
 
 def dbt_filesystems(dirs: DataDirs) -> list[dict[str, object]]:
     """dbt-duckdb's `filesystems` profile setting for a lake on an object store: the fsspec file system
     DuckDB reads the published zone through (s3fs for `s3://`; no httpfs extension). Its credentials
-    and endpoint are not here: s3fs takes them from the environment, as AWS tools do (panro.lake)."""
-    if dirs.lake_url is None or lake.is_local_url(dirs.lake_url):
+    and endpoint are not here: s3fs takes them from the environment, as AWS tools do (panro.lake.storage)."""
+    if dirs.lake_url is None or storage.is_local_url(dirs.lake_url):
         return []
-    return [{"fs": lake.protocol(dirs.lake_url), **lake.REMOTE_OPTIONS}]
+    return [{"fs": storage.protocol(dirs.lake_url), **storage.REMOTE_OPTIONS}]
 
 
 def dbt_env(dirs: DataDirs) -> dict[str, str]:
@@ -121,7 +120,7 @@ def dbt_env(dirs: DataDirs) -> dict[str, str]:
         "DBT_LOG_LEVEL_FILE": "info",
         "DBT_USE_COLORS_FILE": "false",
         "DO_NOT_TRACK": "1",
-        "PANRO_DBT_THREADS": str(DBT_THREADS),
+        "PANRO_DBT_THREADS": str(settings.DBT_THREADS),
         "PANRO_DUCKDB_THREADS": str(duckdb_threads()),
     }
 
@@ -199,7 +198,7 @@ def parse_ahead(dirs: DataDirs) -> bool:
     try:
         result, _ = _invoke(dirs, ["parse"])
     except Exception:
-        logging.getLogger("panro.transform").debug("dbt parse ahead of the build failed", exc_info=True)
+        logging.getLogger("panro.transform.build").debug("dbt parse ahead of the build failed", exc_info=True)
         return False
     if result.success and result.result is not None:
         _PARSED[dirs.work] = result.result
@@ -225,6 +224,7 @@ def _collect(command: str, result: Any, elapsed: float) -> DbtRun:
     skipped: list[str] = []
     warnings: list[str] = []
     statuses: dict[str, str] = {}
+    results: list[dict[str, object]] = []
     nodes = 0
     res = getattr(result, "result", None)
     for r in getattr(res, "results", None) or []:
@@ -234,6 +234,7 @@ def _collect(command: str, result: Any, elapsed: float) -> DbtRun:
         status = str(getattr(r.status, "value", r.status))
         statuses[uid] = status
         nodes += 1
+        results.append(_node_result(node, rtype, status, r))
         if status in _FAILED:
             attached = getattr(node, "attached_node", None)
             failures.append(NodeFailure(uid, rtype, status, _message(r),
@@ -258,7 +259,24 @@ def _collect(command: str, result: Any, elapsed: float) -> DbtRun:
         nodes=nodes,
         error=error,
         statuses=statuses,
+        results=tuple(results),
     )
+
+
+def _node_result(node: Any, rtype: str, status: str, r: Any) -> dict[str, object]:
+    """One node's line of the night's dbt work, as plain data: which, how it ended, rows, seconds.
+
+    `rows`: what the adapter reports a model wrote (dbt-duckdb: rows affected, when DuckDB tells), or a
+    data test's failing rows; None when dbt does not say."""
+    response = getattr(r, "adapter_response", None) or {}
+    rows = getattr(r, "failures", None) if rtype == "test" else response.get("rows_affected")
+    if isinstance(rows, int) and rows < 0:
+        rows = None
+    return {"name": str(getattr(node, "name", "") or getattr(node, "unique_id", "")),
+            "resource_type": rtype, "status": status,
+            "rows": rows if isinstance(rows, int) else None,
+            "seconds": round(float(getattr(r, "execution_time", 0.0) or 0.0), 2),
+            "message": _message(r)[:300] if status not in ("success", "pass") else ""}
 
 
 def run_dbt(
@@ -287,7 +305,7 @@ def run_dbt(
         args += ["--vars", json.dumps(vars, default=str)]
     dirs.work_warehouse.parent.mkdir(parents=True, exist_ok=True)
     # every contracted feed must be readable, delivered or not (its zero-row _schema.parquet), and the
-    # feeds' status too (a run writes its own before dbt builds: panro.freshness)
+    # feeds' status too (a run writes its own before dbt builds: panro.freshness.status)
     ensure_published_schemas(dirs, load_contracts())
     ensure_status(dirs)
     result, elapsed = _invoke(dirs, args)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 
-from panro.transform import NodeFailure
+from panro.transform.build import NodeFailure
 
 _SHOWN = 5   # batches named per failing test in a one-line description
 

@@ -3,7 +3,7 @@
 The page is Jinja2 templates (`panro/templates/report/`): a header, then one section after another,
 each a `Section` made by one function of `SECTIONS` from the run and the warehouses and drawn by its
 own template. A new section is a function appended there and a template beside the others. Charts
-are drawn by `panro.charts` (Vega-Lite, offline, inline SVG); values come from `panro.figures`.
+are drawn by `panro.report.charts` (Vega-Lite, offline, inline SVG); values come from `panro.report.figures`.
 """
 
 from __future__ import annotations
@@ -21,8 +21,10 @@ from typing import Any
 
 import duckdb
 
-from panro import article, feed_report, figures
-from panro.outcome import RunOutcome
+from panro.domain import article
+from panro.freshness import report as feed_report
+from panro.report import figures
+from panro.report.outcome import RunOutcome
 from panro.settings import DataDirs
 
 # -- reading the KPIs ------------------------------------------------------------------------------
@@ -106,7 +108,7 @@ def page_of(dirs: DataDirs, outcome: RunOutcome) -> Iterator[Page]:
 # -- the sections, in page order -----------------------------------------------------------------
 
 def dbt_failure_rows(outcome: RunOutcome) -> list[dict[str, object]]:
-    """One row per failing dbt node and batch its rows come from (panro.dbt_failures)."""
+    """One row per failing dbt node and batch its rows come from (panro.transform.failures)."""
     rows: list[dict[str, object]] = []
     for f in outcome.dbt_failures:
         for b in f.get("batches") or [{}]:  # type: ignore[union-attr]
@@ -131,7 +133,7 @@ def dbt_failures_section(page: Page) -> Section | None:
 def freshness_section(page: Page) -> Section | None:
     """Before the figures: the feeds gone quiet (overdue, never delivered), how far each partner's figures
     are complete when one of its feeds stopped, and the files that came with a column the contract
-    does not know (panro.freshness, panro.feed_report)."""
+    does not know (panro.freshness.status, panro.freshness.report)."""
     feeds, drift = page.outcome.feeds, page.outcome.schema_drift
     late, never = feed_report.overdue(feeds), feed_report.never_delivered(feeds)
     incomplete = [feed_report.completeness_line(c) for c in feed_report.completeness(feeds)]
@@ -187,7 +189,7 @@ def _kpi_order(k: dict[str, object]) -> tuple[int, bool, str]:
 def reach_section(page: Page) -> Section | None:
     if page.marts is None or not page.years:
         return None
-    from panro import charts
+    from panro.report import charts
 
     year = page.years[-1]
     trend = figures.reach_by_month(page.marts)
@@ -203,7 +205,7 @@ def sales_section(page: Page) -> Section | None:
     days a partner's sales feed has no data for shown as gaps and listed."""
     if page.marts is None or not page.years:
         return None
-    from panro import charts
+    from panro.report import charts
 
     sales_days = [d for feed in figures.SALES_FEEDS.values() for d in page.coverage.days.get(feed, ())]
     if not sales_days:
@@ -253,7 +255,7 @@ def _gap_notes(days: figures.SalesDays) -> list[dict[str, Any]]:
 def coupons_section(page: Page) -> Section | None:
     if page.marts is None or not page.years:
         return None
-    from panro import charts
+    from panro.report import charts
 
     year = page.years[-1]
     rows = figures.coupon_rates(page.marts, year)
@@ -265,6 +267,27 @@ def coupons_section(page: Page) -> Section | None:
 
 def feeds_section(page: Page) -> Section:
     return Section("feeds", "Batches by feed", "sections/feeds.html.j2", {"feeds": _feed_summary(page.outcome)})
+
+
+def dbt_node_rows(outcome: RunOutcome) -> list[dict[str, object]]:
+    """The night's dbt work, node by node (models first, then tests; each in the order dbt ran them)."""
+    order = {"seed": 0, "model": 1, "snapshot": 2, "test": 3}
+    return sorted(({"name": m.get("name"), "resource_type": m.get("resource_type"), "status": m.get("status"),
+                    "rows": m.get("rows"), "seconds": m.get("seconds"), "message": m.get("message") or ""}
+                   for m in outcome.dbt_models), key=lambda m: order.get(str(m["resource_type"]), 4))
+
+
+def dbt_work_section(page: Page) -> Section | None:
+    """What dbt did tonight: each model and test, its status, rows and time (not a black box)."""
+    nodes = dbt_node_rows(page.outcome)
+    if not nodes:
+        return None
+    counts: dict[str, int] = {}
+    for n in nodes:
+        counts[str(n["status"])] = counts.get(str(n["status"]), 0) + 1
+    return Section("dbt-work", "dbt's work tonight", "sections/dbt_work.html.j2",
+                   {"nodes": nodes, "counts": sorted(counts.items()),
+                    "seconds": round(sum(float(n["seconds"] or 0) for n in nodes), 1)})
 
 
 def _feed_summary(outcome: RunOutcome) -> list[dict[str, object]]:
@@ -284,7 +307,7 @@ def _feed_summary(outcome: RunOutcome) -> list[dict[str, object]]:
 
 SectionMaker = Callable[[Page], Section | None]
 SECTIONS: list[SectionMaker] = [dbt_failures_section, freshness_section, held_back_section, kpis_section, reach_section,
-                                sales_section, coupons_section, feeds_section]
+                                sales_section, coupons_section, feeds_section, dbt_work_section]
 
 
 # -- rendering -----------------------------------------------------------------------------------
@@ -365,9 +388,6 @@ def summary_markdown(outcome: RunOutcome, coverage: figures.Coverage | None = No
     for block in (feed_report.markdown(outcome.feeds), feed_report.drift_markdown(outcome.schema_drift)):
         if block:   # told first: feeds gone quiet, files with a new column
             lines += ["", block]
-    for block in (feed_report.markdown(outcome.feeds), feed_report.drift_markdown(outcome.schema_drift)):
-        if block:   # told first: feeds gone quiet, files with a new column
-            lines += ["", block]
     if outcome.error:
         lines += ["", f"**Failed:** {outcome.error} — the previous publication is untouched."]
     if outcome.dbt_failures:
@@ -418,16 +438,16 @@ def _publish_artifacts(outcome: RunOutcome, coverage: figures.Coverage | None) -
     if outcome.feeds:
         create_table_artifact(feed_report.table_rows(outcome.feeds), key="panro-feeds",
                               description="Every contracted feed: fresh, overdue or never delivered")
-    if outcome.feeds:
-        create_table_artifact(feed_report.table_rows(outcome.feeds), key="panro-feeds",
-                              description="Every contracted feed: fresh, overdue or never delivered")
+    if outcome.dbt_models:
+        create_table_artifact(dbt_node_rows(outcome), key="panro-dbt",
+                              description="dbt's work in this run: each model and test, status, rows, seconds")
 
 
 def write(dirs: DataDirs, outcome: RunOutcome) -> Path:
     """Write reports/run-<time>.html (and reports/latest.html), attach Prefect artifacts, and — when
     PANRO_EXPORT names formats (`xlsx`, `csv`) — export the marts to reports/exports/."""
     if outcome.published and os.environ.get("PANRO_EXPORT", "").strip():
-        from panro import export
+        from panro.publish.warehouse import export
 
         try:
             export.nightly(dirs, os.environ["PANRO_EXPORT"])

@@ -29,7 +29,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from panro import faults
+from panro.runtime import faults
 from panro.settings import DataDirs
 
 MARTS_SCHEMA = "marts"

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import duckdb
 
-from panro import lake
-from panro.batches import INDEX_FILE, SCHEMA_FILE
-from panro.contracts import contract_for
+from panro.domain.contracts import contract_for
+from panro.lake import storage
+from panro.lake.batches import INDEX_FILE, SCHEMA_FILE
 from panro.settings import DataDirs
 
 # the feed whose published days make each partner's merchant-day sales (metrics.md "Sales")
@@ -101,14 +101,14 @@ def _published_files(dirs: DataDirs) -> list[tuple[str, str]]:
     published zone without one (files put there by hand) is read for its batches' file names."""
     index = dirs.published / INDEX_FILE
     if index.exists():
-        table = lake.read_table(index, columns=["feed", "batch_id"])
+        table = storage.read_table(index, columns=["feed", "batch_id"])
         return [(feed, batch_id.split("/", 2)[2].rsplit("@", 1)[0])
                 for feed, batch_id in zip(table.column("feed").to_pylist(), table.column("batch_id").to_pylist(),
                                           strict=True)]
     found = set()
     for path in dirs.published.glob("*/*/*.parquet"):
         if path.name != SCHEMA_FILE:
-            names = lake.read_table(path, columns=["_source_file"]).column("_source_file").unique().to_pylist()
+            names = storage.read_table(path, columns=["_source_file"]).column("_source_file").unique().to_pylist()
             found |= {(f"{path.parent.parent.name}/{path.parent.name}", n) for n in names if n}
     return sorted(found)
 

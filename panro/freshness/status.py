@@ -19,7 +19,7 @@ The rules (the contract's `freshness`, contracts/README.md):
   anything to report, so while it is fresh it covers the run's business date, once overdue only its
   latest published date.
 
-Telling people (events, webhook, once) is `panro.feed_alerts`; the report's lines, `panro.feed_report`.
+Telling people (events, webhook, once) is `panro.freshness.alerts`; the report's lines, `panro.freshness.report`.
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from panro.batches import write_parquet_atomic
-from panro.contracts import FeedContract, load_contracts
-from panro.ledger import Ledger
+from panro.domain.contracts import FeedContract, load_contracts
+from panro.lake.batches import write_parquet_atomic
+from panro.lake.ledger import Ledger
 from panro.settings import DataDirs
 
 STATUS_FILE = "_feeds.parquet"
