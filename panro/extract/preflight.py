@@ -51,13 +51,13 @@ def check_landing(dirs: DataDirs, dates: Sequence[dt.date], kind: str) -> int:
 
     where = dirs.landing_url
     for url, what in ((where, "landing"), (dirs.lake_url, "lake")):
-        if url is not None and not storage.is_local_url(url):
+        if url is not None and storage.is_s3(url):
             try:   # an object store that does not answer, no such bucket, access refused: named, no listing
                 storage.check_reachable(url, what)
             except storage.StorageUnreachable as e:
                 raise Misconfigured(f"{e}: check --{what} (PANRO_{what.upper()}) and the AWS settings "
                                     "(AWS_ENDPOINT_URL, AWS_PROFILE, the keys)") from None
-    if not storage.is_local_url(where):
+    if storage.is_s3(where):
         return _check_found(dirs, dates, kind)   # an object store has no folders to ask about: one listing
     try:
         fs, root = open_landing(where)

@@ -61,6 +61,11 @@ def is_local_url(url: str) -> bool:
     return protocol(url) in LOCAL_PROTOCOLS
 
 
+def is_s3(url: str) -> bool:
+    """S3 or an S3-compatible store (`AWS_ENDPOINT_URL`): what the AWS settings are about."""
+    return protocol(url) in ("s3", "s3a")
+
+
 def check_url(url: str, what: str) -> str:
     """`url` as given, unless it carries credentials (`s3://KEY:SECRET@bucket`): they would end up in
     the flow run's parameters, the ledger's source URIs and the logs. They belong in the environment."""
