@@ -776,7 +776,7 @@ def _link_atomic(src: Path, dst: Path) -> None:
 
     A hard link (no bytes copied: raw files are written once, under a name their batches give them,
     and never changed in place; a raw file of several batches is linked once for them all), an fsynced
-    copy where the zones cannot share a file, or the object store's own copy (`panro.storage.link`)."""
+    copy where the zones cannot share a file, or the object store's own copy (`panro.lake.storage.link`)."""
     storage.link(src, dst)
 
 
