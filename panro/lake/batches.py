@@ -108,7 +108,7 @@ _STATISTICS_COLUMNS = ["_batch_id"]
 
 def write_parquet_atomic(table: pa.Table, path: Path, *, sync: Sync = "file") -> None:
     """Write next to the target, then rename: a reader sees the old file or the new, never half. On an
-    object store: one object under its final name, visible whole or not at all (`panro.storage.put_parquet`).
+    object store: one object under its final name, visible whole or not at all (`panro.lake.storage.put_parquet`).
 
     `sync` says what is made durable here: "file", its bytes before the rename (a writer of a few
     files then fsyncs their folders, the renames, once before it records them: `fsync_path`);
