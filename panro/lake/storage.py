@@ -200,6 +200,32 @@ def register(con: duckdb.DuckDBPyConnection, *paths: Path | str) -> None:
             con.register_filesystem(fs)
 
 
+# -- dbt's reads -----------------------------------------------------------------------------------
+
+DBT_S3 = "panro-s3"   # the fsspec name dbt-duckdb's `filesystems` setting gives for an S3 lake
+
+
+def register_dbt_filesystem() -> None:
+    """Make `panro-s3` an fsspec file system: s3fs that asks the store about an object once per instance.
+
+    DuckDB's fsspec bridge asks for a file's `info` ~15 times before it reads it, and with listings not
+    cached (REMOTE_OPTIONS) each is a HEAD. Under dbt nothing changes the published zone (the run holds
+    its lock; objects are never changed in place), and dbt-duckdb makes the file system anew for each
+    invocation (`skip_instance_cache`), so an answer is good for the instance's life."""
+    import fsspec
+    import s3fs
+
+    class InfoOnceS3FileSystem(s3fs.S3FileSystem):
+        async def _info(self, path: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+            known = self.__dict__.setdefault("_panro_info", {})
+            key = self._strip_protocol(path)
+            if key not in known:
+                known[key] = await super()._info(path, *args, **kwargs)
+            return known[key]
+
+    fsspec.register_implementation(DBT_S3, InfoOnceS3FileSystem, clobber=True)
+
+
 # -- reachability ----------------------------------------------------------------------------------
 
 def describe_error(e: BaseException) -> str:

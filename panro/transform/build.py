@@ -94,6 +94,9 @@ def dbt_filesystems(dirs: DataDirs) -> list[dict[str, object]]:
     and endpoint are not here: s3fs takes them from the environment, as AWS tools do (panro.lake.storage)."""
     if dirs.lake_url is None or storage.is_local_url(dirs.lake_url):
         return []
+    if storage.is_s3(dirs.lake_url):   # s3fs asking about each object once per invocation (panro.lake.storage)
+        storage.register_dbt_filesystem()
+        return [{"fs": storage.DBT_S3, "skip_instance_cache": True, **storage.REMOTE_OPTIONS}]
     return [{"fs": storage.protocol(dirs.lake_url), **storage.REMOTE_OPTIONS}]
 
 
