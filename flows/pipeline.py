@@ -309,8 +309,9 @@ def run_pipeline(dirs: DataDirs, dates: list[dt.date], kind: str, *, dask_addres
     outcome = RunOutcome(run_id, kind, (min(dates), max(dates)), dt.datetime.now(dt.UTC),
                          fail_on_overdue=fail_on_overdue)
     runner = engines.task_runner(kind, address=dask_address, engine=engine)
-    log.info("%s run %s for %s … %s on %s; extraction and checks on %s", kind, run_id, min(dates), max(dates),
-             dirs.root, engines.describe(kind, address=dask_address, engine=engine))
+    log.info("%s run %s for %s … %s on %s (landing %s, lake %s); extraction and checks on %s", kind, run_id,
+             min(dates), max(dates), dirs.root, dirs.landing_url, dirs.lake_url or dirs.root,
+             engines.describe(kind, address=dask_address, engine=engine))
     signals.progress.update(started=True, published=False)
     try:
         return _locked_run(dirs, dates, outcome, runner, run_id)
@@ -425,8 +426,8 @@ def _notify(outcome: RunOutcome) -> None:
         })
 
 
-def _dirs(data_dir: str | None, landing: str | None) -> DataDirs:
-    return DataDirs.from_env(data_dir, landing)
+def _dirs(data_dir: str | None, landing: str | None, lake_url: str | None) -> DataDirs:
+    return DataDirs.from_env(data_dir, landing, lake_url)
 
 
 def _finish(outcome: RunOutcome) -> Any:
@@ -468,7 +469,7 @@ def _misconfigured(e: preflight.Misconfigured, kind: str, dates: tuple[dt.date, 
 @flow(name="panro-nightly", log_prints=True)
 def nightly(run_date: dt.date | None = None, data_dir: str | None = None, landing: str | None = None,
             dask_address: str | None = None, engine: str | None = None, fail_on_overdue: bool = False,
-            init: bool = False) -> dict:
+            init: bool = False, lake: str | None = None) -> dict:
     """The nightly job for business date `run_date` (default: yesterday in KST), plus late files.
 
     A run that held batches back ends "Completed with holds"; one that cannot start (no data directory,
@@ -486,11 +487,14 @@ def nightly(run_date: dt.date | None = None, data_dir: str | None = None, landin
         engine: threads or processes on this machine; empty: PANRO_ENGINE, else threads.
         fail_on_overdue: Fail the flow run when a feed is overdue (it still publishes).
         init: Create the data directory if it does not exist (a first run); else a missing one fails the run.
+        lake: Where the raw, published and quarantine zones are, a folder or any fsspec URL (credentials
+            and endpoint from the worker's AWS environment, never in the URL); empty: the worker's
+            PANRO_LAKE, else DATA_DIR.
     """
     day = _as_date(run_date) if run_date else yesterday_kst()
     try:
-        outcome = run_pipeline(_dirs(data_dir, landing), [day], "nightly", dask_address=dask_address, engine=engine,
-                               fail_on_overdue=fail_on_overdue, init=init)
+        outcome = run_pipeline(_dirs(data_dir, landing, lake), [day], "nightly", dask_address=dask_address,
+                               engine=engine, fail_on_overdue=fail_on_overdue, init=init)
     except preflight.Misconfigured as e:
         return _misconfigured(e, "nightly", (day, day))
     return _finish(outcome)
@@ -498,7 +502,8 @@ def nightly(run_date: dt.date | None = None, data_dir: str | None = None, landin
 
 @flow(name="panro-backfill", log_prints=True)
 def backfill(start: dt.date, end: dt.date, data_dir: str | None = None, landing: str | None = None,
-             dask_address: str | None = None, engine: str | None = None, fail_on_overdue: bool = False) -> dict:
+             dask_address: str | None = None, engine: str | None = None, fail_on_overdue: bool = False,
+             lake: str | None = None) -> dict:
     """The same as nightly for every business date from `start` to `end`, as one run; freshness is judged
     as of `end`. It creates the data directory when there is none.
 
@@ -512,14 +517,15 @@ def backfill(start: dt.date, end: dt.date, data_dir: str | None = None, landing:
             else this machine.
         engine: threads or processes on this machine; empty: PANRO_ENGINE, else processes.
         fail_on_overdue: Fail the flow run when a feed is overdue (it still publishes).
+        lake: Where the raw, published and quarantine zones are (as for nightly).
     """
     first, last = _as_date(start), _as_date(end)
     if last < first:
         raise ValueError(f"backfill end {last} is before its start {first}")
     dates = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
     try:
-        outcome = run_pipeline(_dirs(data_dir, landing), dates, "backfill", dask_address=dask_address, engine=engine,
-                               fail_on_overdue=fail_on_overdue)
+        outcome = run_pipeline(_dirs(data_dir, landing, lake), dates, "backfill", dask_address=dask_address,
+                               engine=engine, fail_on_overdue=fail_on_overdue)
     except preflight.Misconfigured as e:
         return _misconfigured(e, "backfill", (first, last))
     return _finish(outcome)

@@ -43,6 +43,10 @@ DataDir = Annotated[str | None, Parameter(name="--data-dir",
                                           help="data directory (default: $PANRO_DATA_DIR or ./data)")]
 Landing = Annotated[str | None, Parameter(
     name="--landing", help="landing root, a folder or any fsspec URL (default: $PANRO_LANDING or DATA_DIR/landing)")]
+Lake = Annotated[str | None, Parameter(
+    name="--lake", help="where the raw, published and quarantine zones are, a folder or any fsspec URL (default: "
+    "$PANRO_LAKE or DATA_DIR); S3 credentials and endpoint from the AWS environment, never in the URL "
+    "(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL, AWS_PROFILE)")]
 Quiet = Annotated[bool, Parameter(name=["--quiet", "-q"],
                                   help="say nothing but what needs a look (held back, overdue, failures): for cron")]
 Verbose = Annotated[bool, Parameter(name=["--verbose", "-v"], help="also Prefect's own log lines")]
@@ -61,10 +65,14 @@ def dirs() -> DataDirs:
 
 @app.meta.default
 def _options(*tokens: Annotated[str, Parameter(show=False, allow_leading_hyphen=True)],
-             data_dir: DataDir = None, landing: Landing = None, quiet: Quiet = False,
+             data_dir: DataDir = None, landing: Landing = None, lake: Lake = None, quiet: Quiet = False,
              verbose: Verbose = False) -> int:
     global _dirs
-    _dirs = DataDirs.from_env(data_dir, landing)
+    try:
+        _dirs = DataDirs.from_env(data_dir, landing, lake)
+    except ValueError as e:   # a URL with credentials in it: said without the URL
+        console.fail(str(e))
+        return EXIT_FAILED
     console.set_level(console.QUIET if quiet else console.VERBOSE if verbose else console.NORMAL)
     result = app(tokens, exit_on_error=False, print_error=False, result_action="return_value")
     return EXIT_OK if result is None else int(result)
@@ -329,7 +337,7 @@ def _run_flow(fn_name: str, days: list[dt.date], **params: object) -> int:
     lines = console.StageLines()
     try:
         with stop_on_sigterm(), progress.reporting(lines):
-            result = flow(**params, data_dir=str(d.root), landing=d.landing_url)
+            result = flow(**params, data_dir=str(d.root), landing=d.landing_url, lake=d.lake_url)
     except RunInProgress as e:
         console.fail(str(e))
         return EXIT_FAILED

@@ -2,8 +2,9 @@
 and holding back a published batch by hand: `panro quarantine hold BATCH`.
 
 Every batch the gate holds — or publishes without some rejected rows — gets a folder
-`<data>/quarantine/<id>/`, where `<id>` is `<file name>@<checksum12>` (the batch id without
-partner/feed; any unique prefix, or the full batch id, is accepted too):
+`<lake>/quarantine/<id>/` (the lake: the data directory, or `--lake URL`: panro.lake.storage), where `<id>` is
+`<file name>@<checksum12>` (the batch id without partner/feed; any unique prefix, or the full batch id,
+is accepted too):
 
 | file | holds |
 | --- | --- |
@@ -33,8 +34,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
-
 from panro.domain.contracts import FeedContract, contract_for
 from panro.gate.quarantine_files import (
     BATCH_FILE,
@@ -53,6 +52,7 @@ from panro.gate.quarantine_files import (
     write_manifest,
 )
 from panro.gate.state import write_index
+from panro.lake import storage
 from panro.lake.batches import published_path, read_batch, write_parquet_atomic
 from panro.lake.ledger import Batch, Ledger, now_utc
 from panro.runtime import console
@@ -142,7 +142,7 @@ class Detail:
 def show(dirs: DataDirs, ident: str) -> Detail:
     entry = resolve(dirs, ident)
     where = folder(dirs, entry.id)
-    rejected = pq.read_metadata(where / REJECTED_FILE).num_rows if (where / REJECTED_FILE).exists() else 0
+    rejected = storage.read_metadata(where / REJECTED_FILE).num_rows if (where / REJECTED_FILE).exists() else 0
     return Detail(entry, where, read_manifest(where), rejected)
 
 
@@ -214,7 +214,7 @@ def _release(dirs: DataDirs, ledger: Ledger, entry: Entry, *, accept: bool, reas
         else contract_for(batch.feed_name)
     if contract is None:
         raise QuarantineError(f"no contract for {batch.feed_name}")
-    if not batch.raw_path or not Path(batch.raw_path).exists():
+    if not batch.raw_path or not storage.zone_path(batch.raw_path).exists():
         raise QuarantineError(f"the raw batch {batch.raw_path} is gone; ask the partner for a re-delivery")
     rows = read_batch(batch.raw_path, batch.batch_id)
     if batch.rows_delivered is not None and rows.num_rows != batch.rows_delivered:
@@ -225,7 +225,7 @@ def _release(dirs: DataDirs, ledger: Ledger, entry: Entry, *, accept: bool, reas
             f"of batch {batch.batch_id}, the ledger recorded {batch.rows_delivered:,}; nothing was published "
             "(ask the partner for a re-delivery)")
     table = conform(rows, contract)
-    target = published_path(dirs, contract, batch.file_name)   # a file of its own
+    target = published_path(dirs, contract, batch.file_name, batch.checksum)   # a file of its own
     write_parquet_atomic(table.replace_schema_metadata({"panro.batch_id": batch.batch_id}), target,
                          sync="file_and_folder")   # durable before the ledger names it
     updates: list[tuple[str, dict[str, object]]] = [(batch.batch_id, {

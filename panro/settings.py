@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+
+from panro.lake.storage import LAKE_VAR, check_url, zone_path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONTRACTS_DIR = REPO_ROOT / "contracts"
@@ -46,30 +49,44 @@ DBT_THREADS = _int("PANRO_DBT_THREADS", 2)
 
 @dataclass(frozen=True)
 class DataDirs:
-    """The zones under one data directory (operations.md), plus the pipeline's private state."""
+    """The zones under one data directory (operations.md), plus the pipeline's private state.
+
+    The lake's zones (raw, published, quarantine) are under the data directory, or under `lake_url`
+    (any fsspec URL: `panro.lake.storage`); the state, the warehouses and the reports are always local."""
 
     root: Path
     landing_url: str
+    lake_url: str | None = None     # None: the data directory
 
     @classmethod
-    def from_env(cls, data_dir: str | os.PathLike[str] | None = None, landing: str | None = None) -> DataDirs:
+    def from_env(cls, data_dir: str | os.PathLike[str] | None = None, landing: str | None = None,
+                 lake: str | None = None) -> DataDirs:
         root = Path(data_dir or os.environ.get("PANRO_DATA_DIR") or "data").resolve()
-        landing_url = landing or os.environ.get("PANRO_LANDING") or str(root / "landing")
-        return cls(root=root, landing_url=landing_url)
+        landing_url = check_url(landing or os.environ.get("PANRO_LANDING") or str(root / "landing"), "landing")
+        lake_url = (lake or os.environ.get(LAKE_VAR) or "").strip() or None
+        return cls(root=root, landing_url=landing_url, lake_url=check_url(lake_url, "lake") if lake_url else None)
+
+    @cached_property
+    def lake(self) -> Path:
+        """The lake's root: the data directory, a local folder, or a remote one (a `upath.UPath`)."""
+        if self.lake_url is None:
+            return self.root
+        path = zone_path(self.lake_url.rstrip("/"))
+        return path.resolve() if isinstance(path, Path) and type(path).__module__.startswith("pathlib") else path
 
     @property
     def raw(self) -> Path:
         """Typed Parquet: the rows of every delivered file version (a feed's files of one run together)."""
-        return self.root / "raw"
+        return self.lake / "raw"
 
     @property
     def published(self) -> Path:
         """The current audited version of every delivered file: what dbt reads."""
-        return self.root / "published"
+        return self.lake / "published"
 
     @property
     def quarantine(self) -> Path:
-        return self.root / "quarantine"
+        return self.lake / "quarantine"
 
     @property
     def state(self) -> Path:

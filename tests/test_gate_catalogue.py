@@ -310,7 +310,8 @@ def test_case_on_disk(run: Run, case: Case) -> None:
         batch = ledger.get(out.batch_id)
     on_disk = 0
     if out.outcome == Q:   # no earlier version: a held file publishes nothing
-        assert batch.published_path is None and not published_path(run.dirs, contract, out.file_name).exists()
+        assert batch.published_path is None
+        assert not published_path(run.dirs, contract, out.file_name, batch.checksum).exists()
     else:
         on_disk = read_batch(published_file(run.dirs, contract, batch), out.batch_id).num_rows
     assert on_disk == out.rows_published

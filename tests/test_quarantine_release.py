@@ -80,7 +80,7 @@ def test_release_accept_publishes_as_is_and_records_who_and_why(dirs: DataDirs, 
     b = ledger.get(batch.batch_id)
     assert (b.status, b.decided_by, b.rows_published) == ("published", "kim.dq", 100)
     assert "accepted as-is by kim.dq" in b.reason
-    assert pq.read_metadata(published_path(dirs, contract_for(STORES), batch.file_name)).num_rows == 100
+    assert pq.read_metadata(published_path(dirs, contract_for(STORES), batch.file_name, batch.checksum)).num_rows == 100
     manifest = json.loads((q.folder(dirs, done.id) / q.MANIFEST_FILE).read_text(encoding="utf-8"))
     assert manifest["status"] == "accepted"
     why = "동해특별시 is the partner's test region; stores are real"
@@ -101,13 +101,13 @@ def test_accepting_a_batch_whose_raw_rows_changed_since_the_gate_publishes_nothi
     with pytest.raises(q.QuarantineError, match=r"holds 60 rows of batch .* the ledger recorded 100"):
         q.release(dirs, batch.checksum[:12], accept=True, reason="known test region", who="kim", ledger=ledger)
     assert ledger.get(batch.batch_id).status == "quarantined"
-    assert not published_path(dirs, contract_for(STORES), batch.file_name).exists()
+    assert not published_path(dirs, contract_for(STORES), batch.file_name, batch.checksum).exists()
 
 
 def test_an_accepted_batchs_published_file_is_durable_before_the_ledger_names_it(
         dirs: DataDirs, ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
     batch, _ = _held_snapshot(dirs, ledger)
-    published = published_path(dirs, contract_for(STORES), batch.file_name)
+    published = published_path(dirs, contract_for(STORES), batch.file_name, batch.checksum)
     events: list[str] = []
     real_fsync, real_update_many = batches.fsync_path, Ledger.update_many
 
@@ -215,7 +215,7 @@ def test_accepting_a_drifted_file_publishes_it_in_the_contract_schema(dirs: Data
     assert report.outcome(batch.file_name).rules() == {"schema"}
     q.release(dirs, batch.checksum[:12], accept=True, reason="column renamed by the partner; fee not needed",
               who="kim", ledger=ledger)
-    published = pq.read_table(published_path(dirs, contract, batch.file_name))
+    published = pq.read_table(published_path(dirs, contract, batch.file_name, batch.checksum))
     assert published.schema.remove_metadata() == raw_schema(contract)
     assert published.column("delivery_fee_krw").null_count == 50 and "delivery_fee" not in published.column_names
     assert published_state(dirs, ledger).problems == []

@@ -19,6 +19,7 @@ import fsspec
 from fsspec import AbstractFileSystem
 
 from panro.domain.contracts import FeedContract
+from panro.lake.storage import REMOTE_OPTIONS, is_local_url
 
 log = logging.getLogger("panro.extract")
 _EXAMPLE_DAY = dt.date(2023, 5, 1)
@@ -62,8 +63,9 @@ class UnmatchedFile:
 
 
 def open_landing(url: str) -> tuple[AbstractFileSystem, str]:
-    """The file system and root path of a landing URL (a local folder or any fsspec URL)."""
-    fs, root = fsspec.core.url_to_fs(url)
+    """The file system and root path of a landing URL (a local folder or any fsspec URL: credentials and
+    an S3-compatible store's endpoint come from the environment, as AWS tools take them: panro.lake.storage)."""
+    fs, root = fsspec.core.url_to_fs(url, **({} if is_local_url(url) else REMOTE_OPTIONS))
     return fs, root.rstrip("/") or "/"
 
 
@@ -193,6 +195,7 @@ def discover(fs: AbstractFileSystem, root: str, contracts: Iterable[FeedContract
     if _is_local(fs):
         listing, skipped = _local_entries(root)
     else:
+        fs.invalidate_cache(root)   # files delivered since this process last listed (one listing per run)
         try:
             listing = fs.find(root, detail=True, withdirs=True)
         except FileNotFoundError:

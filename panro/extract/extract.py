@@ -149,13 +149,16 @@ def _decode(ctx: ExtractContext, f: LandingFile, data: bytes, checksum: str, bid
     return "extracted", table, None
 
 
-def _process(ctx: ExtractContext, task: _Task) -> tuple[FileDone, pa.Table | None]:
-    """One file: what the ledger is to learn of it, and its raw batch when it is a new version to write
-    (its raw path is set once the segment holding it is written: `extract_segment`)."""
+def _process(ctx: ExtractContext, task: _Task, data: bytes | None = None) -> tuple[FileDone, pa.Table | None]:
+    """One file (its bytes, when they were fetched already): what the ledger is to learn of it, and its raw
+    batch when it is a new version to write (its raw path is set once the segment holding it is written:
+    `extract_segment`)."""
     f = task.file
     limit = f.contract.limits.max_file_bytes
     try:
-        if f.size > limit:   # never held in memory: hashed in chunks, then failed with the limit
+        if data is not None:   # fetched with its segment (an object store)
+            checksum, size = sha256_hex(data), len(data)
+        elif f.size > limit:   # never held in memory: hashed in chunks, then failed with the limit
             checksum, size = sha256_stream(ctx.fs, f.path)
             data = b""
         else:
@@ -217,6 +220,18 @@ class Segment:
         return f"{first.contract.name} {first.file_name}{more}"
 
 
+def _fetch(fs: AbstractFileSystem, paths: list[str]) -> dict[str, bytes]:
+    """The bytes of a segment's files on an object store, fetched together: s3fs asks for them at once
+    (one GET each, no HEAD), where one after the other each would wait for the store's answer. A local
+    landing is read file by file, as it is decoded ({})."""
+    if len(paths) < 2 or not getattr(fs, "async_impl", False):
+        return {}
+    protocols = (fs.protocol,) if isinstance(fs.protocol, str) else tuple(fs.protocol)
+    options = {"max_concurrency": 1} if "s3" in protocols else {}   # s3fs: no HEAD for the size first
+    # a file that cannot be fetched is read again on its own, and fails alone (`_process`)
+    return {p: b for p, b in fs.cat(paths, on_error="return", **options).items() if isinstance(b, bytes)}
+
+
 def extract_segment(ctx: ExtractContext, segment: Segment) -> list[FileDone]:
     """Decode a segment's files; the rows of every new version among them are written together,
     into one raw file, each version's rows in a run of their own. Returns what the ledger is to
@@ -227,8 +242,10 @@ def extract_segment(ctx: ExtractContext, segment: Segment) -> list[FileDone]:
     it was written (a thread, a process, a Dask worker)."""
     done: list[FileDone] = []
     written: list[tuple[int, pa.Table]] = []
+    fetched = _fetch(ctx.fs, [task.file.path for task in segment.files   # a file over its size limit never is
+                              if task.file.size <= task.file.contract.limits.max_file_bytes])
     for task in segment.files:
-        d, table = _process(ctx, task)
+        d, table = _process(ctx, task, fetched.pop(task.file.path, None))
         if table is not None:
             written.append((len(done), table))
         done.append(d)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
+from panro.lake import storage
 from panro.settings import DataDirs
 
 # a nightly accepts files dated in the week before its business date (partners deliver a day late,
@@ -46,10 +47,18 @@ def window(dates: Sequence[dt.date], kind: str) -> tuple[dt.date, dt.date]:
 def check_landing(dirs: DataDirs, dates: Sequence[dt.date], kind: str) -> int:
     """The landing exists, can be listed, and holds some partner's file dated in the run's `window`.
     Returns how many contracted files it holds."""
-    from panro.domain.contracts import load_contracts
-    from panro.extract.discover import discover, open_landing
+    from panro.extract.discover import open_landing
 
     where = dirs.landing_url
+    for url, what in ((where, "landing"), (dirs.lake_url, "lake")):
+        if url is not None and storage.is_s3(url):
+            try:   # an object store that does not answer, no such bucket, access refused: named, no listing
+                storage.check_reachable(url, what)
+            except storage.StorageUnreachable as e:
+                raise Misconfigured(f"{e}: check --{what} (PANRO_{what.upper()}) and the AWS settings "
+                                    "(AWS_ENDPOINT_URL, AWS_PROFILE, the keys)") from None
+    if storage.is_s3(where):
+        return _check_found(dirs, dates, kind)   # an object store has no folders to ask about: one listing
     try:
         fs, root = open_landing(where)
         exists = fs.exists(root)
@@ -64,6 +73,20 @@ def check_landing(dirs: DataDirs, dates: Sequence[dt.date], kind: str) -> int:
                             "folder the partners deliver to")
     try:
         fs.ls(root, detail=False)
+    except Exception as e:
+        raise Misconfigured(f"the landing {where} cannot be listed ({type(e).__name__}: {e}): "
+                            "check its permissions or credentials") from e
+    return _check_found(dirs, dates, kind)
+
+
+def _check_found(dirs: DataDirs, dates: Sequence[dt.date], kind: str) -> int:
+    """The landing holds some partner's file dated in the run's `window` (one listing: discovery's)."""
+    from panro.domain.contracts import load_contracts
+    from panro.extract.discover import discover, open_landing
+
+    where = dirs.landing_url
+    try:
+        fs, root = open_landing(where)
         found, _ = discover(fs, root, load_contracts())
     except Exception as e:
         raise Misconfigured(f"the landing {where} cannot be listed ({type(e).__name__}: {e}): "

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.metadata
-import os
-import shutil
-import uuid
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
@@ -24,8 +21,10 @@ from panro.gate import quarantine_files as q
 from panro.gate.deciding import Decision, row_reasons
 from panro.gate.outcomes import BatchAudit, BatchOutcome, columns_of
 from panro.gate.suites import load_suite, suite_name
+from panro.lake import storage
 from panro.lake.batches import fsync_path, published_dir, published_path, write_parquet_atomic
 from panro.lake.ledger import Batch, Ledger, now_utc
+from panro.runtime import faults
 from panro.settings import DataDirs
 
 PUBLISH_THREADS = 4
@@ -92,22 +91,9 @@ def _link_atomic(src: Path, dst: Path) -> None:
     """Publish a batch whose every row passed: its raw file already is the published file, byte for byte.
 
     A hard link (no bytes copied: raw files are written once, under a name their batches give them,
-    and never changed in place; a raw file of several batches is linked once for them all) or, where
-    the zones cannot share a file (another file system), an fsynced copy; made next to the target
-    and renamed over it, like `write_parquet_atomic`. The target's folder exists (`apply_decisions` makes
-    each folder once)."""
-    tmp = dst.with_name(f".{dst.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        try:
-            os.link(src, tmp)
-        except OSError:
-            shutil.copyfile(src, tmp)
-            with tmp.open("rb") as f:
-                os.fsync(f.fileno())
-        os.replace(tmp, dst)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    and never changed in place; a raw file of several batches is linked once for them all), an fsynced
+    copy where the zones cannot share a file, or the object store's own copy (`panro.lake.storage.link`)."""
+    storage.link(src, dst)
 
 
 def _publish_table(a: BatchAudit, keep: np.ndarray | None) -> pa.Table:
@@ -155,8 +141,8 @@ def apply_decisions(dirs: DataDirs, ledger: Ledger, decisions: list[Decision], r
             whole = d.published_whole
             if whole:   # every row as in its raw file: published as that file (with the other batches it holds)
                 target = published_dir(dirs, a.contract) / Path(str(b.raw_path)).name
-            else:       # a file of its own; a newer version of the file overwrites it
-                target = published_path(dirs, a.contract, b.file_name)
+            else:       # a file of its own, named for its version (a newer one never overwrites it)
+                target = published_path(dirs, a.contract, b.file_name, b.checksum)
             writes[target] = (a, None if whole else keep, whole)
             out.rows_rejected = len(d.rejected)
             out.rows_published = a.rows - out.rows_rejected
@@ -183,7 +169,7 @@ def apply_decisions(dirs: DataDirs, ledger: Ledger, decisions: list[Decision], r
     def write(item: tuple[Path, tuple[BatchAudit, np.ndarray | None, bool]]) -> None:
         path, (a, keep, whole) = item
         if whole:
-            _link_atomic(Path(str(a.batch.raw_path)), path)   # its raw file as it is: the same bytes
+            _link_atomic(storage.zone_path(str(a.batch.raw_path)), path)   # its raw file as it is: the same bytes
             return
         table = _publish_table(a, keep)
         write_parquet_atomic(table.replace_schema_metadata({"panro.batch_id": a.batch.batch_id}), path)
@@ -196,5 +182,6 @@ def apply_decisions(dirs: DataDirs, ledger: Ledger, decisions: list[Decision], r
         list(pool.map(write, writes.items()))
     for folder in {path.parent for path in writes}:
         fsync_path(folder)   # the renames, before the ledger says the files are there
+    faults.checkpoint("gate.apply")   # a run killed here leaves files that no ledger entry names (tests)
     ledger.update_many(list(updates.items()))
     return outcomes

@@ -26,7 +26,6 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -40,6 +39,7 @@ from panro.domain.personal import mask
 from panro.gate.outcomes import BatchAudit, RuleFailure, columns_of
 from panro.gate.reading import attach, detach, pandas_frame, read_union, signature, validation_chunks
 from panro.gate.suites import load_suite, suite_name
+from panro.lake import storage
 from panro.lake.batches import raw_schema
 from panro.lake.ledger import Batch
 from panro.settings import DataDirs
@@ -147,6 +147,7 @@ def check(run: CheckRun, job: FeedJob) -> FeedCheck:
     con = duckdb.connect()
     try:
         con.execute("set TimeZone = 'UTC'")
+        storage.register(con, run.dirs.raw)   # a raw zone on an object store: read through fsspec
         audits = check_feed(gxr, con, job)
         suites, results = gxr.stored()
     finally:
@@ -193,7 +194,7 @@ class _FeedAudit:
         for a in self.audits:
             path = a.batch.raw_path
             if path and path not in files:
-                files[path] = pq.read_metadata(path) if Path(path).exists() else None
+                files[path] = storage.metadata_or_none(path)
             meta = files.get(path) if path else None
             if meta is None:
                 a.rows = a.batch.rows_delivered or 0

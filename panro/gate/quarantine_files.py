@@ -1,4 +1,4 @@
-"""The quarantine folder of a batch (`<data>/quarantine/<file name>@<checksum12>/`): its layout, its
+"""The quarantine folder of a batch (`<lake>/quarantine/<file name>@<checksum12>/`): its layout, its
 manifest and reasons, personal data masked — written by the gate (a held batch, a published batch's
 rejected rows) and by `panro quarantine hold`, read by `panro quarantine list | show | release`
 (`panro.quarantine`, which describes the files).
@@ -7,8 +7,6 @@ rejected rows) and by `panro quarantine hold`, read by `panro quarantine list | 
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from panro.domain.contracts import FeedContract
+from panro.lake import storage
 from panro.lake.batches import raw_schema
 from panro.lake.ledger import Batch, now_utc
 from panro.settings import DataDirs
@@ -45,10 +44,7 @@ def folder(dirs: DataDirs, qid: str) -> Path:
 
 
 def write_json(path: Path, doc: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    storage.write_text(path, json.dumps(doc, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
 def read_manifest(where: Path) -> dict[str, Any]:
@@ -74,7 +70,7 @@ def reasons_text(m: dict[str, Any]) -> str:
 
 def write_manifest(where: Path, manifest: dict[str, Any]) -> None:
     write_json(where / MANIFEST_FILE, manifest)
-    (where / REASONS_FILE).write_text(reasons_text(manifest), encoding="utf-8")
+    storage.write_text(where / REASONS_FILE, reasons_text(manifest))
 
 
 def log_status(where: Path, status: str, entry: dict[str, Any]) -> dict[str, Any]:

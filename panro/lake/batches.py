@@ -6,6 +6,9 @@ published/<partner>/<feed>/<raw file name>              a raw file whose batches
 published/<partner>/<feed>/<file_name>.parquet          a version published without its rejected rows
 published/<partner>/<feed>/_schema.parquet              zero rows; keeps an empty feed readable
 published/_index.parquet                                 every published batch with its file (gate.state.write_index)
+
+Every name is final and given by what the file holds (its batches), so a file is written once under it,
+never renamed or changed in place on an object store (panro.lake.storage).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from panro.domain.contracts import FeedContract
+from panro.lake import storage
 from panro.settings import DataDirs
 
 ARROW_TYPES: dict[str, pa.DataType] = {
@@ -80,8 +84,14 @@ def published_dir(dirs: DataDirs, contract: FeedContract) -> Path:
     return dirs.published / contract.partner / contract.feed
 
 
-def published_path(dirs: DataDirs, contract: FeedContract, file_name: str) -> Path:
-    return published_dir(dirs, contract) / f"{file_name}.parquet"
+def published_path(dirs: DataDirs, contract: FeedContract, file_name: str, checksum: str | None = None) -> Path:
+    """The file of its own of a batch published without its rejected rows (or accepted by a person):
+    named for its version, so that a newer version never overwrites a file the index still names
+    (a run stopped before its ledger update leaves the old one published). Without a checksum, the
+    name such a file had before (a ledger that does not say where a batch is, files put by hand)."""
+    if checksum is None:
+        return published_dir(dirs, contract) / f"{file_name}.parquet"
+    return published_dir(dirs, contract) / f"{file_name}@{checksum[:12]}.own.parquet"
 
 
 # Parquet as the pipeline writes it: snappy, dictionaries only on the lineage text (one value per
@@ -97,17 +107,22 @@ _STATISTICS_COLUMNS = ["_batch_id"]
 
 
 def write_parquet_atomic(table: pa.Table, path: Path, *, sync: Sync = "file") -> None:
-    """Write next to the target, then rename: a reader sees the old file or the new, never half.
+    """Write next to the target, then rename: a reader sees the old file or the new, never half. On an
+    object store: one object under its final name, visible whole or not at all (`panro.lake.storage.put_parquet`).
 
     `sync` says what is made durable here: "file", its bytes before the rename (a writer of a few
     files then fsyncs their folders, the renames, once before it records them: `fsync_path`);
     "file_and_folder", the rename too, for a writer of one file (a raw segment, wherever a worker
     wrote it)."""
+    options = {"compression": "snappy", "use_dictionary": _DICTIONARY_COLUMNS,
+               "write_statistics": _STATISTICS_COLUMNS}
+    if storage.is_remote(path):
+        storage.put_parquet(table, path, **options)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
-        pq.write_table(table, tmp, compression="snappy", use_dictionary=_DICTIONARY_COLUMNS,
-                       write_statistics=_STATISTICS_COLUMNS)
+        pq.write_table(table, tmp, **options)
         fsync_path(tmp)
         os.replace(tmp, path)
     except BaseException:
@@ -120,14 +135,17 @@ def write_parquet_atomic(table: pa.Table, path: Path, *, sync: Sync = "file") ->
 def read_batch(path: str | Path, batch_id: str) -> pa.Table:
     """The rows of one batch, in their order, from the raw file holding them: a segment holds several
     batches' rows; a file without `_batch_id` (written by hand) is that batch's alone."""
-    table = pq.read_table(path).replace_schema_metadata(None)
+    table = storage.read_table(path).replace_schema_metadata(None)
     if "_batch_id" not in table.column_names:
         return table
     return table.filter(pc.equal(table.column("_batch_id"), batch_id))
 
 
 def fsync_path(path: Path) -> None:
-    """fsync a file, or a folder: the renames made in it."""
+    """fsync a file, or a folder: the renames made in it (nothing to do on an object store: an object is
+    there once its PUT has returned, and there are no renames)."""
+    if storage.is_remote(path):
+        return
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -140,7 +158,7 @@ def ensure_published_schemas(dirs: DataDirs, contracts: tuple[FeedContract, ...]
     for contract in contracts:
         path = published_dir(dirs, contract) / SCHEMA_FILE
         schema = raw_schema(contract)
-        if not path.exists() or pq.read_schema(path) != schema:
+        if not path.exists() or storage.read_schema(path) != schema:
             write_parquet_atomic(schema.empty_table(), path)
 
 
@@ -150,7 +168,7 @@ def write_published_index(dirs: DataDirs, batches: Iterable[tuple[str, str, str,
 
     dbt's staging models read it to find the batches they do not hold yet, and the files to read
     them from (dbt_project/macros/batches.sql); a file may hold several batches' rows."""
-    rows = sorted((f"{partner}/{feed}", batch_id, Path(path).relative_to(dirs.published).as_posix())
+    rows = sorted((f"{partner}/{feed}", batch_id, storage.zone_path(path).relative_to(dirs.published).as_posix())
                   for partner, feed, batch_id, path in batches)
     table = pa.Table.from_pylist([dict(zip(INDEX_SCHEMA.names, r, strict=True)) for r in rows], schema=INDEX_SCHEMA)
     path = dirs.published / INDEX_FILE

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
-import pyarrow.parquet as pq
 
 from panro.domain.contracts import contract_for
+from panro.lake import storage
 from panro.lake.batches import INDEX_FILE, SCHEMA_FILE
 from panro.settings import DataDirs
 
@@ -101,14 +101,14 @@ def _published_files(dirs: DataDirs) -> list[tuple[str, str]]:
     published zone without one (files put there by hand) is read for its batches' file names."""
     index = dirs.published / INDEX_FILE
     if index.exists():
-        table = pq.ParquetFile(index).read(columns=["feed", "batch_id"])   # (read_table loads pyarrow.dataset)
+        table = storage.read_table(index, columns=["feed", "batch_id"])
         return [(feed, batch_id.split("/", 2)[2].rsplit("@", 1)[0])
                 for feed, batch_id in zip(table.column("feed").to_pylist(), table.column("batch_id").to_pylist(),
                                           strict=True)]
     found = set()
     for path in dirs.published.glob("*/*/*.parquet"):
         if path.name != SCHEMA_FILE:
-            names = pq.ParquetFile(path).read(columns=["_source_file"]).column("_source_file").unique().to_pylist()
+            names = storage.read_table(path, columns=["_source_file"]).column("_source_file").unique().to_pylist()
             found |= {(f"{path.parent.parent.name}/{path.parent.name}", n) for n in names if n}
     return sorted(found)
 

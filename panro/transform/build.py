@@ -1,7 +1,8 @@
 """Transform: dbt (dbt-duckdb) in-process, from the published batches into the work warehouse.
 
 `run_dbt(dirs)` runs `dbt build` with dbt's own runner (`dbtRunner`) in this process: it reads
-`dirs.published` (PANRO_PUBLISHED_DIR) and writes `dirs.work_warehouse` (PANRO_WORK_WAREHOUSE).
+`dirs.published` (PANRO_PUBLISHED_DIR, a folder or an object store's URL) and writes
+`dirs.work_warehouse` (PANRO_WORK_WAREHOUSE).
 dbt's target and log folders live under `dirs.work`, so the repository stays clean. When it
 returns, the DuckDB file is closed: another process (publish, an analyst's copy) may open it.
 A run parses the project ahead, on a thread, while its extraction and gate run (`parse_ahead`).
@@ -25,6 +26,7 @@ from typing import Any
 from panro import settings
 from panro.domain.contracts import load_contracts
 from panro.freshness.status import ensure_status
+from panro.lake import storage
 from panro.lake.batches import ensure_published_schemas
 from panro.settings import DBT_PROJECT_DIR, DataDirs
 
@@ -86,6 +88,18 @@ def duckdb_threads(cores: int | None = None) -> int:
     return max(1, (cores or settings.CORES) // settings.DBT_THREADS)
 
 
+def dbt_filesystems(dirs: DataDirs) -> list[dict[str, object]]:
+    """dbt-duckdb's `filesystems` profile setting for a lake on an object store: the fsspec file system
+    DuckDB reads the published zone through (s3fs for `s3://`; no httpfs extension). Its credentials
+    and endpoint are not here: s3fs takes them from the environment, as AWS tools do (panro.lake.storage)."""
+    if dirs.lake_url is None or storage.is_local_url(dirs.lake_url):
+        return []
+    if storage.is_s3(dirs.lake_url):   # s3fs asking about each object once per invocation (panro.lake.storage)
+        storage.register_dbt_filesystem()
+        return [{"fs": storage.DBT_S3, "skip_instance_cache": True, **storage.REMOTE_OPTIONS}]
+    return [{"fs": storage.protocol(dirs.lake_url), **storage.REMOTE_OPTIONS}]
+
+
 def dbt_env(dirs: DataDirs) -> dict[str, str]:
     """The environment of a dbt invocation: where to read and write, and no telemetry.
 
@@ -95,6 +109,8 @@ def dbt_env(dirs: DataDirs) -> dict[str, str]:
     paths = _paths(dirs)
     return {
         "PANRO_PUBLISHED_DIR": str(dirs.published),
+        # a published zone on an object store: read through its fsspec file system (profiles.yml)
+        "PANRO_DBT_FILESYSTEMS": repr(dbt_filesystems(dirs)),   # a Python literal: profiles.yml as_native
         "PANRO_WORK_WAREHOUSE": str(dirs.work_warehouse),
         "DBT_PROJECT_DIR": str(DBT_PROJECT_DIR),
         "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
