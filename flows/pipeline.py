@@ -42,6 +42,7 @@ from panro.gate.docs import DocsJob
 from panro.lake.ledger import Ledger
 from panro.publish.warehouse import publish
 from panro.report import events as run_events
+from panro.report import figures
 from panro.report import html as report
 from panro.report.outcome import (
     RunOutcome,
@@ -394,7 +395,7 @@ def _announce(dirs: DataDirs, outcome: RunOutcome) -> None:
     """Report and notify whatever happened; never let reporting turn a good run into a failed one."""
     log = get_run_logger()
     try:
-        outcome.kpis = report.read_kpis(dirs) if outcome.published else []
+        outcome.kpis = figures.read_kpis(dirs.warehouse) if outcome.published else []
         progress.started("report", "the run's report and Prefect artifacts")
         # quoted: Prefect would walk through every batch of the outcome looking for futures (twice)
         _timed(outcome.timings, "report", lambda: report_run(dirs, quote(outcome)))

@@ -281,7 +281,7 @@ def demo(*, seed: int = 2023) -> int:
     """
     from panro.domain import article
     from panro.generate import generate as write_feeds
-    from panro.report import html as report
+    from panro.report import figures
 
     d = dirs()
     landing = Path(d.landing_url)
@@ -295,9 +295,9 @@ def demo(*, seed: int = 2023) -> int:
     if code == EXIT_FAILED:
         return code
     console.out()
-    kpis = report.read_kpis(d, article.ARTICLE_YEAR)
-    console.out(article.format_table(article.compare(report.kpi_lookup(kpis, article.ARTICLE_YEAR)),
-                                     report.kpi_names(kpis)))
+    kpis = figures.read_kpis(d.warehouse, article.ARTICLE_YEAR)
+    console.out(article.format_table(article.compare(figures.kpi_lookup(kpis, article.ARTICLE_YEAR)),
+                                     figures.kpi_names(kpis)))
     console.out(f"\nwarehouse: {d.warehouse}\nreport:    {d.reports / 'latest.html'}")
     return code
 

@@ -13,7 +13,8 @@ import openpyxl
 import pytest
 
 from panro.cli import main
-from panro.publish.warehouse import export, publish
+from panro.publish import export
+from panro.publish.warehouse import publish
 from panro.settings import DataDirs
 from tests.support.warehouse import FORMULA_CAMPAIGN
 

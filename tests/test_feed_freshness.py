@@ -205,7 +205,7 @@ def test_an_overdue_feed_changes_the_exit_status_only_when_asked() -> None:
 
 
 def test_the_summary_puts_overdue_feeds_first_and_completeness_with_the_kpis() -> None:
-    from panro.report.html import summary_markdown
+    from panro.report.artifacts import summary_markdown
 
     outcome = RunOutcome("r", "nightly", (RUN_DATE, RUN_DATE), now_utc(), published=True,
                          feeds=_feeds(yogiyo__orders="overdue", zigzag__sales="fresh"),

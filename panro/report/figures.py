@@ -240,3 +240,15 @@ def coupon_rates(marts: duckdb.DuckDBPyConnection, year: int, limit: int = 15) -
         from marts.mart_coupon_redemption where year(issued_on) = ?
         group by all order by issued desc, campaign limit ?""", [year, limit]).fetchall()
     return [{"campaign": c, "issued": int(n), "rate": float(r or 0)} for c, n, r in rows]
+
+
+def kpi_lookup(kpis: list[dict[str, object]], year: int) -> dict[tuple[str, str], float]:
+    return {(str(k["partner_code"]), str(k["kpi_code"])): float(k["value"])  # type: ignore[arg-type]
+            for k in kpis if k["year"] == year and k["value"] is not None}
+
+
+def kpi_names(kpis: list[dict[str, object]]) -> dict[tuple[str, str], str]:
+    """(partner, kpi) → "<KPI name> · <platform>", as the warehouse names them."""
+    return {(str(k["partner_code"]), str(k["kpi_code"])):
+            f"{k.get('kpi_name_ko') or k['kpi_code']} · {k.get('platform_name_ko') or k['partner_code']}"
+            for k in kpis}

@@ -1,4 +1,4 @@
-"""Run reports: Prefect artifacts (a table of batches, a KPI summary) and an HTML page under reports/.
+"""Run reports: an HTML page under reports/ (and the Prefect artifacts, `panro.report.artifacts`).
 
 The page is Jinja2 templates (`panro/templates/report/`): a header, then one section after another,
 each a `Section` made by one function of `SECTIONS` from the run and the warehouses and drawn by its
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,37 +22,10 @@ import duckdb
 
 from panro.domain import article
 from panro.freshness import report as feed_report
-from panro.report import figures
+from panro.report import artifacts, figures
+from panro.report.artifacts import batch_rows, dbt_failure_rows, dbt_node_rows
 from panro.report.outcome import RunOutcome
 from panro.settings import DataDirs
-
-# -- reading the KPIs ------------------------------------------------------------------------------
-
-
-def read_kpis(dirs: DataDirs, year: int | None = None) -> list[dict[str, object]]:
-    """mart_program_kpis from the published warehouse (read-only), with the Korean names it carries."""
-    return figures.read_kpis(dirs.warehouse, year)
-
-
-def kpi_lookup(kpis: list[dict[str, object]], year: int) -> dict[tuple[str, str], float]:
-    return {(str(k["partner_code"]), str(k["kpi_code"])): float(k["value"])  # type: ignore[arg-type]
-            for k in kpis if k["year"] == year and k["value"] is not None}
-
-
-def kpi_names(kpis: list[dict[str, object]]) -> dict[tuple[str, str], str]:
-    """(partner, kpi) → "<KPI name> · <platform>", as the warehouse names them."""
-    return {(str(k["partner_code"]), str(k["kpi_code"])):
-            f"{k.get('kpi_name_ko') or k['kpi_code']} · {k.get('platform_name_ko') or k['partner_code']}"
-            for k in kpis}
-
-
-def batch_rows(outcome: RunOutcome) -> list[dict[str, object]]:
-    return [{
-        "partner": b.partner, "feed": b.feed, "file": b.file_name, "date": str(b.business_date or ""),
-        "rows": b.rows_delivered, "published": b.rows_published, "rejected": b.rows_rejected,
-        "quarantined": b.rows_quarantined, "status": b.status, "reason": b.reason[:300],
-    } for b in outcome.batches]
-
 
 # -- what the page is made of -----------------------------------------------------------------------
 
@@ -107,17 +79,6 @@ def page_of(dirs: DataDirs, outcome: RunOutcome) -> Iterator[Page]:
 
 # -- the sections, in page order -----------------------------------------------------------------
 
-def dbt_failure_rows(outcome: RunOutcome) -> list[dict[str, object]]:
-    """One row per failing dbt node and batch its rows come from (panro.transform.failures)."""
-    rows: list[dict[str, object]] = []
-    for f in outcome.dbt_failures:
-        for b in f.get("batches") or [{}]:  # type: ignore[union-attr]
-            rows.append({"dbt node": f"{f['resource_type']} {f['node']}", "model": f.get("model") or "",
-                         "message": str(f.get("message") or "")[:200],
-                         "partner/feed": f"{b['partner']}/{b['feed']}" if b else "", "file": b.get("file_name", ""),
-                         "rows": b.get("rows", f.get("failing_rows") or 0),
-                         "batch": b.get("batch_id", "") or f.get("traced") or ""})
-    return rows
 
 
 def dbt_failures_section(page: Page) -> Section | None:
@@ -170,7 +131,7 @@ def kpis_section(page: Page) -> Section | None:
         full = page.coverage.full_year(year)
         compared = full and year == article.ARTICLE_YEAR
         figures_by_key = {(f.partner_code, f.kpi_code): (f, ok)
-                          for f, _, ok in article.compare(kpi_lookup(rows, year))} if compared else {}
+                          for f, _, ok in article.compare(figures.kpi_lookup(rows, year))} if compared else {}
         years.append({"year": year, "period": page.coverage.period(year), "full": full, "compared": compared,
                       "article_year": year == article.ARTICLE_YEAR, "held": page.coverage.held_in(year),
                       "rows": [{**k, "figure": figures_by_key.get((str(k["partner_code"]), str(k["kpi_code"])))}
@@ -270,12 +231,6 @@ def feeds_section(page: Page) -> Section:
     return Section("feeds", "Batches by feed", "sections/feeds.html.j2", {"feeds": _feed_summary(page.outcome)})
 
 
-def dbt_node_rows(outcome: RunOutcome) -> list[dict[str, object]]:
-    """The night's dbt work, node by node (models first, then tests; each in the order dbt ran them)."""
-    order = {"seed": 0, "model": 1, "snapshot": 2, "test": 3}
-    return sorted(({"name": m.get("name"), "resource_type": m.get("resource_type"), "status": m.get("status"),
-                    "rows": m.get("rows"), "seconds": m.get("seconds"), "message": m.get("message") or ""}
-                   for m in outcome.dbt_models), key=lambda m: order.get(str(m["resource_type"]), 4))
 
 
 def dbt_work_section(page: Page) -> Section | None:
@@ -365,97 +320,20 @@ def render_html(dirs: DataDirs, outcome: RunOutcome) -> str:
         return _render(page)
 
 
-# -- the Prefect artifacts and the files ---------------------------------------------------------
-
-def _logger() -> Any:
-    """The flow run's logger inside a Prefect run, this module's outside one."""
-    try:
-        from prefect import get_run_logger
-
-        return get_run_logger()
-    except Exception:
-        return logging.getLogger(__name__)
-
-
-def summary_markdown(outcome: RunOutcome, coverage: figures.Coverage | None = None) -> str:
-    t = outcome.totals()
-    lines = [
-        f"# panro {outcome.kind} run — {outcome.dates[0]} … {outcome.dates[1]}",
-        "",
-        f"exit status **{outcome.exit_code}**; batches {t['batches']}, rows delivered {t['rows_delivered']:,},"
-        f" published {t['rows_published']:,}, rejected {t['rows_rejected']:,},"
-        f" quarantined {t['rows_quarantined']:,}.",
-    ]
-    for block in (feed_report.markdown(outcome.feeds), feed_report.drift_markdown(outcome.schema_drift)):
-        if block:   # told first: feeds gone quiet, files with a new column
-            lines += ["", block]
-    if outcome.error:
-        lines += ["", f"**Failed:** {outcome.error} — the previous publication is untouched."]
-    if outcome.dbt_failures:
-        lines += ["", "## dbt found these rows wrong", "", "| dbt node | partner/feed | file | rows | batch |",
-                  "|---|---|---|---|---|"]
-        lines += [f"| {r['dbt node']} | {r['partner/feed']} | {r['file']} | {r['rows']} | {r['batch']} |"
-                  for r in dbt_failure_rows(outcome)]
-        lines += ["", "Hold a batch back with `panro quarantine hold BATCH --reason …`: the next run publishes "
-                  "everything else."]
-    if outcome.held_back:
-        lines += ["", "## Held back tonight", "", "| partner/feed | file | status | reason |", "|---|---|---|---|"]
-        lines += [f"| {b.partner}/{b.feed} | {b.file_name} | {b.status} | {b.reason[:200]} |"
-                  for b in outcome.held_back]
-    names = kpi_names(outcome.kpis)
-    for year in sorted({int(k["year"]) for k in outcome.kpis}):  # type: ignore[call-overload]
-        period = coverage.period(year) if coverage else None
-        full = coverage is not None and coverage.full_year(year)
-        span = f" ({period[0]} … {period[1]}{'' if full else ', partial year'})" if period else ""
-        compared = full and year == article.ARTICLE_YEAR
-        lines += ["", f"## Programme KPIs {year}{span}", ""]
-        if note := feed_report.completeness_markdown(outcome.feeds):
-            lines += [note, ""]
-        lines += [
-                  "| KPI | value | article |" if compared else "| KPI | value |",
-                  "|---|---|---|" if compared else "|---|---|"]
-        found = kpi_lookup(outcome.kpis, year)
-        for f, got, ok in article.compare(found):
-            name = names.get((f.partner_code, f.kpi_code), f"{f.kpi_code} · {f.partner_code}")
-            value = "" if got is None else f"{got:,.2f}"
-            lines.append(f"| {name} | {value} | {f.qualifier} {f.value:,.2f} {'✓' if ok else '✗'} |" if compared
-                         else f"| {name} | {value} |")
-    lines += ["", "Timings (s): " + ", ".join(f"{k} {v}" for k, v in outcome.timings.items())]
-    return "\n".join(lines)
-
-
-def _publish_artifacts(outcome: RunOutcome, coverage: figures.Coverage | None) -> None:
-    from prefect.artifacts import create_markdown_artifact, create_table_artifact
-    from prefect.context import get_run_context
-
-    try:
-        get_run_context()
-    except Exception:
-        return  # outside a Prefect run: nothing to attach artifacts to
-    create_table_artifact(batch_rows(outcome) or [{"status": "no new batches"}], key="panro-batches",
-                          description=f"Batches of the {outcome.kind} run {outcome.run_id}")
-    create_markdown_artifact(summary_markdown(outcome, coverage), key="panro-summary",
-                             description="Run summary and programme KPIs")
-    if outcome.feeds:
-        create_table_artifact(feed_report.table_rows(outcome.feeds), key="panro-feeds",
-                              description="Every contracted feed: fresh, overdue or never delivered")
-    if outcome.dbt_models:
-        create_table_artifact(dbt_node_rows(outcome), key="panro-dbt",
-                              description="dbt's work in this run: each model and test, status, rows, seconds")
-
+# -- the files ----------------------------------------------------------------------------------
 
 def write(dirs: DataDirs, outcome: RunOutcome) -> Path:
     """Write reports/run-<time>.html (and reports/latest.html), attach Prefect artifacts, and — when
     PANRO_EXPORT names formats (`xlsx`, `csv`) — export the marts to reports/exports/."""
     if outcome.published and os.environ.get("PANRO_EXPORT", "").strip():
-        from panro.publish.warehouse import export
+        from panro.publish import export
 
         try:
             export.nightly(dirs, os.environ["PANRO_EXPORT"])
         except (export.ExportError, OSError, duckdb.Error) as e:   # the report is still written, and says so
-            _logger().error("could not export the marts: %s", e)
+            artifacts.logger().error("could not export the marts: %s", e)
     with page_of(dirs, outcome) as page:
-        _publish_artifacts(outcome, page.coverage)
+        artifacts.publish(outcome, page.coverage)
         html = _render(page)
     dirs.reports.mkdir(parents=True, exist_ok=True)
     stamp = outcome.started_at.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
