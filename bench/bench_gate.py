@@ -6,6 +6,7 @@
     .venv/bin/python bench/bench_gate.py --keep DIR         # keep the extracted year there for later --data runs
     .venv/bin/python bench/bench_gate.py --data DIR --defects   # break a few rows of every 40th file first,
                                                             # so GX and SQL must agree on non-zero counts
+    .venv/bin/python bench/bench_gate.py --data DIR --no-gx-patches   # GX as installed (gx_compat.py's worth)
     .venv/bin/python bench/bench_gate.py --data DIR --processes 2 # feeds checked in two spawned processes,
                                                               # as a backfill's process pool does
 
@@ -29,6 +30,7 @@ import argparse
 import contextlib
 import datetime as dt
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -43,9 +45,9 @@ if str(REPO) not in sys.path:
 
 import duckdb  # noqa: E402
 
-from panro.contracts import FeedContract, load_contracts  # noqa: E402
+from panro.domain.contracts import FeedContract, load_contracts  # noqa: E402
 from panro.gate.suites import load_suite  # noqa: E402
-from panro.ledger import Ledger  # noqa: E402
+from panro.lake.ledger import Ledger  # noqa: E402
 from panro.settings import DataDirs  # noqa: E402
 from tests.support.elsewhere import checks_in, processes  # noqa: E402
 
@@ -217,7 +219,7 @@ def inject_defects(root: Path, every: int = 40, rows: int = 3) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from panro.contracts import contract_for
+    from panro.domain.contracts import contract_for
 
     dirs = DataDirs.from_env(root)
     with Ledger(dirs.ledger_path) as ledger:
@@ -281,10 +283,10 @@ def run_sql(pristine: Path) -> tuple[dict[str, float], dict[str, dict[str, int]]
 
 
 def run_gate(data: Path, threads: int | None = None, *, dry_run: bool = False, pool: Any = None) -> Any:
-    from panro.gate import audit, wap
+    from panro.gate import audit, checking
 
     if threads:
-        wap.AUDIT_THREADS = threads
+        checking.AUDIT_THREADS = threads
     dirs = DataDirs.from_env(data)
     with Ledger(dirs.ledger_path) as ledger:
         return audit(dirs, ledger, run_id="bench", today=TODAY, dry_run=dry_run,
@@ -311,7 +313,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--processes", type=int, default=0,
                         help="check feeds in this many spawned processes, as a backfill's process pool does")
     parser.add_argument("--rounds", type=int, default=3, help="paired SQL / gate-checks rounds (median reported)")
+    parser.add_argument("--no-gx-patches", action="store_true",
+                        help="run GX as installed, without panro/gate/gx_compat.py's patches (what they save)")
     args = parser.parse_args(argv)
+    if args.no_gx_patches:
+        os.environ["PANRO_GX_PATCHES"] = "0"     # read when the gate first imports GX (here or in a worker)
+        assert "panro.gate.gx" not in sys.modules, "GX was imported before the switch"
     with processes(args.processes) if args.processes else contextlib.nullcontext() as pool:
         return _measure(args, pool)
 

@@ -2,8 +2,9 @@
 and holding back a published batch by hand: `panro quarantine hold BATCH`.
 
 Every batch the gate holds — or publishes without some rejected rows — gets a folder
-`<data>/quarantine/<id>/`, where `<id>` is `<file name>@<checksum12>` (the batch id without
-partner/feed; any unique prefix, or the full batch id, is accepted too):
+`<lake>/quarantine/<id>/` (the lake: the data directory, or `--lake URL`: panro.lake.storage), where `<id>` is
+`<file name>@<checksum12>` (the batch id without partner/feed; any unique prefix, or the full batch id,
+is accepted too):
 
 | file | holds |
 | --- | --- |
@@ -22,136 +23,41 @@ the rejected rows), `released` (re-audited and published), `accepted` (published
 `superseded` (a newer version of the same file was published).
 
 A published batch can be held by a person (`hold`): when dbt's data tests find its rows wrong together
-with other batches' (panro.dbt_failures names it), holding it lets the next run publish everything
+with other batches' (panro.transform.failures names it), holding it lets the next run publish everything
 else. It is then held like any other, and `release` puts it through again.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
-import sys
-import uuid
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
-
-from panro.batches import published_path, raw_schema, read_batch, write_parquet_atomic
-from panro.contracts import FeedContract, contract_for
+from panro.domain.contracts import FeedContract, contract_for
+from panro.gate.quarantine_files import (
+    BATCH_FILE,
+    HELD,
+    MANIFEST_FILE,
+    REJECTED_FILE,
+    QuarantineError,
+    conform,
+    folder,
+    log_status,
+    mark_superseded,
+    mask_pii,
+    quarantine_id,
+    read_manifest,
+    reasons_text,
+    write_manifest,
+)
 from panro.gate.state import write_index
-from panro.ledger import Batch, Ledger, now_utc
-from panro.runlock import RunInProgress, run_lock
+from panro.lake import storage
+from panro.lake.batches import published_path, read_batch, write_parquet_atomic
+from panro.lake.ledger import Batch, Ledger, now_utc
+from panro.runtime import console
+from panro.runtime.runlock import RunInProgress, run_lock
 from panro.settings import DataDirs
-
-MANIFEST_FILE = "batch.json"
-REASONS_FILE = "reasons.txt"
-VALIDATION_FILE = "validation.json"
-REJECTED_FILE = "rejected_rows.parquet"
-BATCH_FILE = "batch.parquet"
-HELD = "held"
-
-
-class QuarantineError(ValueError):
-    """An id that names no quarantined batch, or a release that cannot be done."""
-
-
-# -- layout (written by the gate) ------------------------------------------------------------------
-
-def quarantine_id(batch: Batch) -> str:
-    """`<file name>@<checksum12>`: short, typeable, unique per delivered file version."""
-    return f"{batch.file_name}@{batch.checksum[:12]}"
-
-
-def folder(dirs: DataDirs, qid: str) -> Path:
-    return dirs.quarantine / qid
-
-
-def write_json(path: Path, doc: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def read_manifest(where: Path) -> dict[str, Any]:
-    path = where / MANIFEST_FILE
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-
-
-def _reasons_text(m: dict[str, Any]) -> str:
-    delivered, failing = m.get("rows_delivered", 0), m.get("rows_rejected", 0)
-    rows = (f"{delivered:,} rows delivered, all held ({failing:,} fail a row rule)" if m["status"] == HELD
-            else f"{delivered:,} rows delivered, {failing:,} rejected")
-    head = (f"{m['partner']}/{m['feed']} {m['file_name']} (business date {m.get('business_date')}) — "
-            f"{m['status']}: {rows}")
-    lines = [head, f"batch {m['batch_id']}", ""]
-    lines += [f"- {r}" for r in m.get("reasons", [])] or ["- (no failed critical expectation)"]
-    if m.get("warnings"):
-        lines += ["", "warnings:"] + [f"- {w}" for w in m["warnings"]]
-    for h in m.get("history", []):
-        lines.append(f"* {h.get('at')} {h.get('action')} by {h.get('who')}: {h.get('reason')}"
-                     + (f" → {h['outcome']}" if h.get("outcome") else ""))
-    return "\n".join(lines) + "\n"
-
-
-def write_manifest(where: Path, manifest: dict[str, Any]) -> None:
-    write_json(where / MANIFEST_FILE, manifest)
-    (where / REASONS_FILE).write_text(_reasons_text(manifest), encoding="utf-8")
-
-
-def _log(where: Path, status: str, entry: dict[str, Any]) -> dict[str, Any]:
-    m = read_manifest(where)
-    m["status"] = status
-    m.setdefault("history", []).append({"at": now_utc().isoformat(), **entry})
-    write_manifest(where, m)
-    return m
-
-
-def mark_superseded(dirs: DataDirs, old: Batch, *, by: str) -> None:
-    """A newer version of the file was published: the old version's folder is no longer held."""
-    where = folder(dirs, quarantine_id(old))
-    if (where / MANIFEST_FILE).exists():
-        _log(where, "superseded", {"action": "superseded", "who": "gate", "reason": f"replaced by {by}"})
-
-
-def mask_pii(table: pa.Table, pii: list[str] | tuple[str, ...]) -> pa.Table:
-    """Personal-data columns as `***` (NULL stays NULL): what every quarantine file holds of them."""
-    for name in pii:
-        if name in table.column_names:
-            col = table.column(name)
-            masked = pc.if_else(pc.is_null(col), pa.scalar(None, pa.string()), pa.scalar("***", pa.string()))
-            table = table.set_column(table.column_names.index(name), name, masked)
-    return table
-
-
-def conform(table: pa.Table, contract: FeedContract) -> pa.Table:
-    """Rows in the published schema: the contract's columns (missing ones NULL), lineage, contract order."""
-    schema = _schema(contract)
-    if table.schema.remove_metadata() == schema:
-        return table
-    columns = []
-    for f in schema:
-        if f.name in table.column_names:
-            col = table.column(f.name)
-            try:
-                columns.append(col if col.type == f.type else pc.cast(col, f.type))
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
-                raise QuarantineError(f"column {f.name!r} cannot be read as {f.type}: {e}") from None
-        else:
-            columns.append(pa.nulls(table.num_rows, f.type))
-    return pa.Table.from_arrays(columns, schema=schema)
-
-
-@lru_cache(maxsize=64)
-def _schema(contract: FeedContract) -> pa.Schema:
-    return raw_schema(contract)
-
 
 # -- the commands ----------------------------------------------------------------------------------
 
@@ -194,14 +100,24 @@ def list_quarantined(dirs: DataDirs, *, include_all: bool = False) -> list[Entry
     return sorted(entries, key=lambda e: (e.business_date or "", e.partner, e.feed, e.file_name, e.id))
 
 
+MIN_PREFIX = 12   # a shorter prefix names a batch by accident (issue 28): exact, or 12+ characters
+
+
 def resolve(dirs: DataDirs, ident: str) -> Entry:
-    """The entry an id names: the folder name, a unique prefix of it, or the full batch id."""
+    """The entry an id names: the folder name or the full batch id exactly, or a prefix of at least
+    `MIN_PREFIX` characters of either (or of the checksum after `@`) that names one entry only."""
     ident = ident.strip()
+    if not ident:
+        raise QuarantineError("no id given: name a quarantined batch by its id (see `panro quarantine list`)")
     entries = [Entry.of(m) for m in _manifests(dirs)]
     exact = [e for e in entries if ident in (e.id, e.batch_id)]
     if exact:
         return exact[0]
-    found = [e for e in entries if e.id.startswith(ident) or e.id.split("@")[-1].startswith(ident)]
+    if len(ident) < MIN_PREFIX:
+        raise QuarantineError(f"no quarantined batch is named exactly {ident!r}, and a shorter name than "
+                              f"{MIN_PREFIX} characters is not taken as a prefix (see `panro quarantine list`)")
+    found = [e for e in entries if e.id.startswith(ident) or e.batch_id.startswith(ident)
+             or e.id.split("@")[-1].startswith(ident)]
     if len(found) == 1:
         return found[0]
     if not found:
@@ -218,7 +134,7 @@ class Detail:
 
     def text(self) -> str:
         files = ", ".join(sorted(p.name for p in self.folder.iterdir() if not p.name.startswith(".")))
-        return (_reasons_text(self.manifest) + f"\nfolder {self.folder}\nfiles: {files}\n"
+        return (reasons_text(self.manifest) + f"\nfolder {self.folder}\nfiles: {files}\n"
                 + (f"rejected rows: {self.rejected_rows:,} ({REJECTED_FILE}, with _reasons)\n"
                    if self.rejected_rows else ""))
 
@@ -226,7 +142,7 @@ class Detail:
 def show(dirs: DataDirs, ident: str) -> Detail:
     entry = resolve(dirs, ident)
     where = folder(dirs, entry.id)
-    rejected = pq.read_metadata(where / REJECTED_FILE).num_rows if (where / REJECTED_FILE).exists() else 0
+    rejected = storage.read_metadata(where / REJECTED_FILE).num_rows if (where / REJECTED_FILE).exists() else 0
     return Detail(entry, where, read_manifest(where), rejected)
 
 
@@ -291,14 +207,14 @@ def _release(dirs: DataDirs, ledger: Ledger, entry: Entry, *, accept: bool, reas
         out = report.batches[0]
         status = {"quarantined": HELD, "published": "released",
                   "published_with_rejections": "rows_rejected"}[out.outcome]
-        _log(where, status, {"action": "re-audit", "who": who, "reason": reason, "outcome": out.outcome})
+        log_status(where, status, {"action": "re-audit", "who": who, "reason": reason, "outcome": out.outcome})
         return Release(entry.id, batch.batch_id, "re-audited", out.outcome, out.rows_published, out.rows_rejected,
                        out.reasons)
     contract = next((c for c in contracts if c.name == batch.feed_name), None) if contracts \
         else contract_for(batch.feed_name)
     if contract is None:
         raise QuarantineError(f"no contract for {batch.feed_name}")
-    if not batch.raw_path or not Path(batch.raw_path).exists():
+    if not batch.raw_path or not storage.zone_path(batch.raw_path).exists():
         raise QuarantineError(f"the raw batch {batch.raw_path} is gone; ask the partner for a re-delivery")
     rows = read_batch(batch.raw_path, batch.batch_id)
     if batch.rows_delivered is not None and rows.num_rows != batch.rows_delivered:
@@ -309,7 +225,7 @@ def _release(dirs: DataDirs, ledger: Ledger, entry: Entry, *, accept: bool, reas
             f"of batch {batch.batch_id}, the ledger recorded {batch.rows_delivered:,}; nothing was published "
             "(ask the partner for a re-delivery)")
     table = conform(rows, contract)
-    target = published_path(dirs, contract, batch.file_name)   # a file of its own
+    target = published_path(dirs, contract, batch.file_name, batch.checksum)   # a file of its own
     write_parquet_atomic(table.replace_schema_metadata({"panro.batch_id": batch.batch_id}), target,
                          sync="file_and_folder")   # durable before the ledger names it
     updates: list[tuple[str, dict[str, object]]] = [(batch.batch_id, {
@@ -323,7 +239,7 @@ def _release(dirs: DataDirs, ledger: Ledger, entry: Entry, *, accept: bool, reas
             mark_superseded(dirs, old, by=batch.batch_id)
     ledger.update_many(updates)
     write_index(dirs, ledger, contracts)
-    _log(where, "accepted", {"action": "accept", "who": who, "reason": reason, "outcome": "published"})
+    log_status(where, "accepted", {"action": "accept", "who": who, "reason": reason, "outcome": "published"})
     return Release(entry.id, batch.batch_id, "accepted", "published", table.num_rows, 0, [])
 
 
@@ -419,57 +335,62 @@ def unreadable(dirs: DataDirs) -> list[Batch]:
 
 
 def cli_list(dirs: DataDirs, *, include_all: bool = False) -> int:
-    entries = list_quarantined(dirs, include_all=include_all)
-    failed = unreadable(dirs)
+    try:
+        with run_lock(dirs, doing="`quarantine list`"):   # the ledger is the run's while it runs
+            entries = list_quarantined(dirs, include_all=include_all)
+            failed = unreadable(dirs)
+    except RunInProgress as e:
+        console.fail(str(e))
+        return 1
     if not entries and not failed:
-        print("nothing is held back")
+        console.out("nothing is held back")
         return 0
     if entries:
-        width = max(len(e.id) for e in entries)
-        print(f"{'id':{width}} {'feed':26} {'date':10} {'status':13} {'rows':>9}  reason")
-        for e in entries:
-            reason = e.reason.split(" — ", 1)[-1]
-            print(f"{e.id:{width}} {e.partner + '/' + e.feed:26} {e.business_date or '':10} {e.status:13} "
-                  f"{e.rows_delivered:>9,}  {reason[:120]}")
+        console.table([("id", "left"), ("feed", "left"), ("date", "left"), ("status", "left"), ("rows", "right"),
+                       ("reason", "left")],
+                      [(e.id, f"{e.partner}/{e.feed}", e.business_date or "", e.status, f"{e.rows_delivered:,}",
+                        e.reason.split(" — ", 1)[-1][:120]) for e in entries])
     if failed:
-        print("\ncould not be read (fix the export and deliver the file again under the same name):")
+        console.out("\ncould not be read (fix the export and deliver the file again under the same name):")
         for b in failed:
-            print(f"  {b.partner}/{b.feed} {b.file_name} ({b.business_date or 'no date'}): {(b.reason or '')[:160]}")
+            console.out(f"  {b.partner}/{b.feed} {b.file_name} ({b.business_date or 'no date'}): "
+                        f"{(b.reason or '')[:160]}")
     return 0
 
 
 def cli_show(dirs: DataDirs, ident: str) -> int:
     try:
-        print(show(dirs, ident).text(), end="")
-    except QuarantineError as e:
-        print(f"panro: {e}", file=sys.stderr)
+        with run_lock(dirs, doing="`quarantine show`"):
+            console.out(show(dirs, ident).text().rstrip("\n"))
+    except (QuarantineError, RunInProgress) as e:
+        console.fail(str(e))
         return 1
     return 0
 
 
 def cli_hold(dirs: DataDirs, idents: list[str], *, reason: str, who: str) -> int:
     try:
-        with run_lock(dirs):
+        with run_lock(dirs, doing="`quarantine hold`"):
             for ident in idents:
                 h = hold(dirs, ident, reason=reason, who=who)
-                print(f"{h.id}: held ({h.rows:,} rows no longer published); to put it through again: "
+                console.out(f"{h.id}: held ({h.rows:,} rows no longer published); to put it through again: "
                       f"panro quarantine release {h.id}")
     except (QuarantineError, RunInProgress) as e:
-        print(f"panro: {e}", file=sys.stderr)
+        console.fail(str(e))
         return 1
-    print("the next run publishes everything else")
+    console.out("the next run publishes everything else")
     return 0
 
 
 def cli_release(dirs: DataDirs, ident: str, *, accept: bool, reason: str, who: str) -> int:
     try:
-        with run_lock(dirs):
+        with run_lock(dirs, doing="`quarantine release`"):
             done = release(dirs, ident, accept=accept, reason=reason, who=who)
     except (QuarantineError, RunInProgress) as e:
-        print(f"panro: {e}", file=sys.stderr)
+        console.fail(str(e))
         return 1
-    print(f"{done.id}: {done.action} → {done.outcome} ({done.rows_published:,} rows published, "
+    console.out(f"{done.id}: {done.action} → {done.outcome} ({done.rows_published:,} rows published, "
           f"{done.rows_rejected:,} rejected)")
     for r in done.reasons:
-        print(f"  {r}")
+        console.out(f"  {r}")
     return 2 if done.outcome == "quarantined" else 0

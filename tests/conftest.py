@@ -38,6 +38,8 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+# personal data is pseudonymised with one key across the suite (panro.domain.personal; a test of the key unsets it)
+os.environ.setdefault("PANRO_PII_KEY", "the test suite's PII key")
 # a PREFECT_HOME of this process's own: each xdist worker imports this file in its own process
 _prefect_home = os.environ.get("PANRO_TEST_PREFECT_HOME")
 if _prefect_home:

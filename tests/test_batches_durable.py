@@ -7,8 +7,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from panro import batches
-from panro.batches import write_parquet_atomic
+from panro.lake import batches
+from panro.lake.batches import write_parquet_atomic
 
 TABLE = pa.table({"n": [1, 2, 3]})
 

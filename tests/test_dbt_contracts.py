@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from panro.settings import DBT_PROJECT_DIR, REPO_ROOT, DataDirs
-from panro.transform import run_dbt
+from panro.transform.build import run_dbt
 from tests.support.published import write_small_delivery
 
 V, B, F, DATE, BOOL, TSTZ = "VARCHAR", "BIGINT", "DOUBLE", "DATE", "BOOLEAN", "TIMESTAMP WITH TIME ZONE"

@@ -1,4 +1,4 @@
-"""A failing dbt data test is traced to the published batches whose rows it found (panro.dbt_failures)."""
+"""A failing dbt data test is traced to the published batches whose rows it found (panro.transform.failures)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import duckdb
 
-from panro.dbt_failures import FoundBatch, trace
-from panro.transform import NodeFailure
+from panro.transform.build import NodeFailure
+from panro.transform.failures import FoundBatch, trace
 
 A = "zigzag/sales/zigzag_sales_20230503.parquet@aaaaaaaaaaaa"
 B = "zigzag/sales/zigzag_sales_20230504.parquet@bbbbbbbbbbbb"

@@ -17,10 +17,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from panro.batches import INDEX_FILE
-from panro.contracts import contract_for
+from panro.domain.contracts import contract_for
+from panro.lake.batches import INDEX_FILE
 from panro.settings import DataDirs
-from panro.transform import build_for_run, project_fingerprint, run_dbt
+from panro.transform.build import build_for_run, project_fingerprint, run_dbt
 from tests.support.published import (
     M,
     dashed,

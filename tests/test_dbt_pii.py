@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 from panro.settings import DataDirs
-from panro.transform import run_dbt
+from panro.transform.build import run_dbt
 from tests.support.published import write_published, write_small_delivery
 
 OWNER = "김비밀"

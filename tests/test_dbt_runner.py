@@ -4,16 +4,16 @@ warehouse is closed again; DuckDB gets each of dbt's threads' share of the cores
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from panro import transform
+from panro import settings
 from panro.settings import DataDirs
-from panro.transform import build_for_run, duckdb_threads, parse_ahead, project_fingerprint
+from panro.transform import build as transform
+from panro.transform.build import build_for_run, duckdb_threads, parse_ahead, project_fingerprint
 from tests.support.published import warehouse_rows, write_small_delivery
 
 
@@ -48,7 +48,7 @@ def test_duckdb_gives_each_of_dbts_threads_its_share_of_the_cores(cores: int, th
 
 def test_dbts_duckdb_runs_with_the_threads_panro_gives_it(dirs: DataDirs, monkeypatch: pytest.MonkeyPatch) -> None:
     """DuckDB's own default is every core of the machine; under dbt it gets its share."""
-    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(settings, "CORES", 8)
     result, _ = transform._invoke(dirs, ["show", "--inline", "select current_setting('threads') as threads",
                                          "--output", "json"])
     assert result.success, result.exception

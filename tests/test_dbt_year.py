@@ -17,11 +17,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from panro.batches import ensure_published_schemas, write_published_index
-from panro.contracts import load_contracts
-from panro.ledger import Ledger
+from panro.domain.contracts import load_contracts
+from panro.lake.batches import ensure_published_schemas, write_published_index
+from panro.lake.ledger import Ledger
 from panro.settings import DataDirs
-from panro.transform import run_dbt
+from panro.transform.build import run_dbt
 
 pytestmark = pytest.mark.slow(minutes=6)
 

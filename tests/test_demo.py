@@ -14,7 +14,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from panro.article import ARTICLE_2023
+from panro.domain.article import ARTICLE_2023
 
 pytestmark = pytest.mark.slow(minutes=12)
 

@@ -10,7 +10,7 @@ import re
 import pytest
 
 from panro.gate import audit
-from panro.ledger import Ledger
+from panro.lake.ledger import Ledger
 from panro.settings import DataDirs
 from tests.support.raw import clean_rows, write_batch
 
@@ -89,7 +89,7 @@ def test_the_data_docs_open_offline_in_chromium_and_run_nothing(site: DataDirs, 
 
 
 def test_dbt_docs_are_one_page_that_opens_from_file_offline(small_publication: DataDirs, tmp_path) -> None:
-    from panro.transform import docs_generate
+    from panro.transform.build import docs_generate
     from tests.support.browser import opened
 
     run = docs_generate(small_publication, tmp_path / "dbt_docs")

@@ -1,4 +1,4 @@
-"""A run's units of work on real engines (panro.engines), through the command line as a user runs it.
+"""A run's units of work on real engines (panro.runtime.engines), through the command line as a user runs it.
 
 A backfill of four days of the small week, on Prefect's process pool and on a real Dask cluster
 started on 127.0.0.1 (two worker processes of one thread each), gives the marts that the same

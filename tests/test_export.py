@@ -12,9 +12,9 @@ import duckdb
 import openpyxl
 import pytest
 
-from panro import export
 from panro.cli import main
-from panro.publish import publish
+from panro.publish import export
+from panro.publish.warehouse import publish
 from panro.settings import DataDirs
 from tests.support.warehouse import FORMULA_CAMPAIGN
 
@@ -136,8 +136,8 @@ def test_chosen_marts_only(small_publication: DataDirs, tmp_path: Path) -> None:
 
 def test_the_nightly_run_exports_what_panro_export_names(small_publication: DataDirs,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    from panro import report
-    from panro.outcome import RunOutcome
+    from panro.report import html as report
+    from panro.report.outcome import RunOutcome
 
     outcome = RunOutcome("night-x", "nightly", (dt.date(2023, 5, 7),) * 2, dt.datetime.now(dt.UTC), published=True)
     monkeypatch.setenv("PANRO_EXPORT", "xlsx, csv")

@@ -11,9 +11,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from panro.contracts import contract_for
+from panro.domain.contracts import contract_for
 from panro.extract import extract
-from panro.ledger import Ledger
+from panro.lake.ledger import Ledger
 from panro.settings import DataDirs
 from tests.support.landing import SAMPLES, csv_bytes, deliver, jsonl_bytes, parquet_bytes, put, xlsx_bytes
 

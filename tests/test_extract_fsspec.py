@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from panro.extract import extract
-from panro.ledger import Ledger
+from panro.lake.ledger import Ledger
 from panro.settings import DataDirs
 from tests.support.landing import SAMPLES, deliver, put, read_back
 

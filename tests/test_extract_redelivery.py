@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from panro import batches
 from panro.extract import extract
-from panro.ledger import Ledger
+from panro.lake import batches
+from panro.lake.ledger import Ledger
 from panro.settings import DataDirs
 from tests.support.landing import SAMPLES, deliver
 

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from panro.extract import extract
-from panro.ledger import Ledger
+from panro.lake.ledger import Ledger
 from panro.settings import DataDirs
 from tests.support.landing import SAMPLES, deliver
 

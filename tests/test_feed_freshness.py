@@ -10,11 +10,12 @@ from dataclasses import replace
 import pyarrow.parquet as pq
 import pytest
 
-from panro import feed_alerts, feed_report
-from panro.contracts import ContractError, contract_for, load_contracts, parse_contract
-from panro.freshness import STATUS_SCHEMA, ensure_status, feed_statuses, judge, refresh, status_path
-from panro.ledger import Batch, Ledger, batch_id, now_utc
-from panro.outcome import EXIT_HELD_BACK, EXIT_OK, RunOutcome
+from panro.domain.contracts import ContractError, contract_for, load_contracts, parse_contract
+from panro.freshness import alerts as feed_alerts
+from panro.freshness import report as feed_report
+from panro.freshness.status import STATUS_SCHEMA, ensure_status, feed_statuses, judge, refresh, status_path
+from panro.lake.ledger import Batch, Ledger, batch_id, now_utc
+from panro.report.outcome import EXIT_HELD_BACK, EXIT_OK, RunOutcome
 from panro.settings import DataDirs
 from tests.support.webhook import Webhook
 
@@ -204,7 +205,7 @@ def test_an_overdue_feed_changes_the_exit_status_only_when_asked() -> None:
 
 
 def test_the_summary_puts_overdue_feeds_first_and_completeness_with_the_kpis() -> None:
-    from panro.report import summary_markdown
+    from panro.report.artifacts import summary_markdown
 
     outcome = RunOutcome("r", "nightly", (RUN_DATE, RUN_DATE), now_utc(), published=True,
                          feeds=_feeds(yogiyo__orders="overdue", zigzag__sales="fresh"),

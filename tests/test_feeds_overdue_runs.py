@@ -23,7 +23,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from panro.contracts import load_contracts
+from panro.domain.contracts import load_contracts
 from panro.generate import generate
 from tests.support.webhook import Webhook
 

@@ -24,16 +24,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from panro import quarantine as q
-from panro.batches import published_path, read_batch
-from panro.contracts import contract_for, load_contracts
-from panro.gate import audit, wap
+from panro.domain.contracts import contract_for, load_contracts
+from panro.domain.personal import pseudonym
+from panro.gate import audit, checking
+from panro.gate import quarantine_files as q
 from panro.gate.state import published_file
-from panro.ledger import Ledger
+from panro.lake.batches import published_path, read_batch
+from panro.lake.ledger import Ledger
 from panro.settings import DataDirs
-from panro.transform import run_dbt
+from panro.transform.build import run_dbt
 from tests.support.elsewhere import checks_in, processes
-from tests.support.raw import KST, clean_rows, invalid_brn, write_batch, write_batches_together
+from tests.support.raw import KST, TEST_PII_KEY, clean_rows, invalid_brn, write_batch, write_batches_together
 
 TODAY = dt.date(2023, 8, 1)          # the gate's "today" (KST) for this run
 Rows = list[dict[str, Any]]
@@ -87,6 +88,9 @@ def _c(id: str, feed: str, what: str, outcome: str, rules: set[str] | None = Non
 
 
 P, R, Q = "published", "published_with_rejections", "quarantined"
+SCRIPT = "<script>alert('panro')</script>"
+LANDLINE, RESIDENT_NO = "02-3456-7890", "900101-1234567"
+FORGED = "취소\x1b[2J\nheld back: nothing, all published"
 CASES = [
     # -- schema drift: a missing or renamed column holds the whole file; a new one is reported -----
     _c("renamed_column", "kt/kdeal_orders", "주문금액 arrives as '주문 금액'", Q, {"schema"},
@@ -174,6 +178,19 @@ CASES = [
        reason="the file has no rows (an empty full snapshot)", n=0),
     _c("snapshot_half_missing", "kt/kdeal_stores", "half the stores missing from the snapshot", P, set(),
        {"volume"}, reason="100 rows vs a recent median of 200 (0.50×)", n=100),
+    # -- hostile (issue 28): values meant to run, to leak or to mislead ---------------------------
+    _c("script_in_a_failing_value", "kakao/talkchannel", "sido '<script>…</script>': a sample on every page",
+       R, {"region"}, reason=f"e.g. row 8: {SCRIPT!r}", rejected=1, change=_set(0, "sido", SCRIPT)),
+    _c("phone_in_a_plain_column", "kakao/talkchannel", "a phone number typed into sido: never quoted", R,
+       {"region"}, reason="e.g. row 9: '(phone number, masked)'", rejected=1,
+       change=_set(0, "sido", LANDLINE, at=(8,))),
+    _c("resident_number_in_a_value", "zigzag/support", "a 주민등록번호 typed into 지원항목: never quoted", R,
+       {"enum"}, reason="'(resident number, masked)'", rejected=1, change=_set(0, "지원항목", RESIDENT_NO)),
+    _c("malformed_phone", "kt/kdeal_stores", "연락처 that was no phone number (marked at extraction): reported",
+       P, set(), {"phone"}, reason="연락처 is not a phone number",
+       change=_set(0, "연락처", pseudonym(TEST_PII_KEY, "내선 없음", phone=True), at=(3,))),
+    _c("control_characters_in_a_value", "kt/kdeal_orders", "주문상태 with an ESC sequence and a forged line", R,
+       {"enum"}, reason="주문상태 is not one of", rejected=1, n=150, change=_set(0, "주문상태", FORGED)),
 ]
 SNAPSHOT_HISTORY = 7   # clean K-deal snapshots of 200 stores before the cases
 
@@ -213,7 +230,7 @@ def _companion_day(i: int, k: int) -> dt.date:
     return dt.date(2023, 5, 31) - dt.timedelta(days=3 * i + k)
 
 
-def _catalogue_run(tmp_path_factory: pytest.TempPathFactory, checker: wap.FeedChecker | None, layout: str) -> Run:
+def _catalogue_run(tmp_path_factory: pytest.TempPathFactory, checker: checking.FeedChecker | None, layout: str) -> Run:
     dirs = DataDirs.from_env(tmp_path_factory.mktemp("catalogue") / "data")
     days, delivered = {}, {}
     with Ledger(dirs.ledger_path) as ledger:
@@ -293,7 +310,8 @@ def test_case_on_disk(run: Run, case: Case) -> None:
         batch = ledger.get(out.batch_id)
     on_disk = 0
     if out.outcome == Q:   # no earlier version: a held file publishes nothing
-        assert batch.published_path is None and not published_path(run.dirs, contract, out.file_name).exists()
+        assert batch.published_path is None
+        assert not published_path(run.dirs, contract, out.file_name, batch.checksum).exists()
     else:
         on_disk = read_batch(published_file(run.dirs, contract, batch), out.batch_id).num_rows
     assert on_disk == out.rows_published
@@ -402,3 +420,19 @@ def test_data_docs_site(run: Run) -> None:
     assert index == run.dirs.reports / "data_docs" / "index.html"
     pages = list(Path(index.parent, "runs").rglob("*.html"))
     assert pages and any(p.parent.name == "kdeal_orders" and p.name.startswith("KDEAL_ORDER_") for p in pages)
+
+
+def test_hostile_values_are_inert_and_masked_on_every_page(run: Run) -> None:
+    """A delivered `<script>` is text on the Data Docs pages; a phone or resident number typed into any
+    column is masked in reasons, samples and pages; personal data never appears (issue 28)."""
+    pages = "\n".join(p.read_text(encoding="utf-8") for p in run.dirs.reports.rglob("*.html"))
+    assert "&lt;script&gt;alert(" in pages                       # shown, as text
+    assert "<script" not in pages.lower()                         # the pages run no script at all
+    texts = [json.dumps(run.report.to_dict(), ensure_ascii=False), pages]
+    texts += [p.read_text(encoding="utf-8") for p in run.dirs.quarantine.rglob("*.json")]
+    texts += [p.read_text(encoding="utf-8") for p in run.dirs.root.rglob("state/gx_validations/**/*.json")]
+    blob = "\n".join(texts)
+    assert LANDLINE not in blob and RESIDENT_NO not in blob
+    assert "(phone number, masked)" in blob and "(resident number, masked)" in blob
+    forged = _outcome(run, next(c for c in CASES if c.id == "control_characters_in_a_value"))
+    assert forged.outcome == R                                    # the value is data: rejected, kept, reported

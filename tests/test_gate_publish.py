@@ -10,11 +10,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from panro.batches import SCHEMA_FILE, published_dir, raw_schema, read_batch
-from panro.contracts import contract_for, load_contracts
+from panro.domain.contracts import contract_for, load_contracts
 from panro.gate import audit, published_state
 from panro.gate.state import published_file
-from panro.ledger import Ledger
+from panro.lake.batches import SCHEMA_FILE, published_dir, raw_schema, read_batch
+from panro.lake.ledger import Ledger
 from panro.settings import REPO_ROOT, DataDirs
 from tests.support.elsewhere import checks_in, processes
 from tests.support.raw import clean_rows, write_batch
@@ -224,7 +224,7 @@ def test_only_empty_files_pending(dirs: DataDirs, ledger: Ledger) -> None:
 
 
 def test_a_feed_without_a_contract_is_held(dirs: DataDirs, ledger: Ledger) -> None:
-    from panro.ledger import Batch, now_utc
+    from panro.lake.ledger import Batch, now_utc
 
     ledger.add(Batch("acme/widgets/w_20230505.csv@abcdefabcdef", "acme", "widgets", "w_20230505.csv", "u",
                      "abcdefabcdef" * 5, 10, None, D, now_utc(), "extracted", None, 3, None, None, None, None, None))
@@ -280,13 +280,13 @@ def test_each_gate_run_is_checked_afresh_even_under_the_same_run_id(dirs: DataDi
 def test_a_feed_is_published_while_the_workers_still_check_the_others(
         dirs: DataDirs, ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
     """The run's process publishes each feed once it is decided, not all of them after the last check."""
-    from panro.gate import wap
+    from panro.gate import checking
 
     big, small = "yogiyo/orders", "kakao/talkchannel"
     first = write_batch(dirs, ledger, big, clean_rows(big, 300, D), day=D)
     write_batch(dirs, ledger, small, clean_rows(small, 20, D), day=D)
     seen: dict[str, bool] = {}
-    real_check = wap.check_feed
+    real_check = checking.check_feed
 
     def check_feed(gxr, con, job):   # the smaller feed's check waits until the bigger one is published
         if job.contract.name == small:
@@ -296,8 +296,8 @@ def test_a_feed_is_published_while_the_workers_still_check_the_others(
             seen["published meanwhile"] = ledger.get(first.batch_id).status == "published"
         return real_check(gxr, con, job)
 
-    monkeypatch.setattr(wap, "check_feed", check_feed)
-    monkeypatch.setattr(wap, "AUDIT_THREADS", 1)   # one thread: the bigger feed is checked first, then the smaller
+    monkeypatch.setattr(checking, "check_feed", check_feed)
+    monkeypatch.setattr(checking, "AUDIT_THREADS", 1)   # one thread: the bigger feed is checked first, then the smaller
     report = audit(dirs, ledger, run_id="pipelined", today=TODAY)
     assert seen == {"published meanwhile": True}
     assert report.counts()["published"] == 2 and [b.feed for b in report.batches] == ["talkchannel", "orders"]

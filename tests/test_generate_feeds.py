@@ -19,10 +19,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from panro.brn import is_valid
-from panro.contracts import contract_for, load_contracts
+from panro.domain.brn import is_valid
+from panro.domain.contracts import contract_for, load_contracts
+from panro.domain.regions import variants
 from panro.generate import GenerateSummary, generate
-from panro.regions import variants
 
 CHECK_FEEDS = Path(__file__).resolve().parents[2] / "shared" / "tools" / "check_feeds.py"
 SCALE = 0.1

@@ -43,6 +43,7 @@ def test_nightly_deployment_runs_on_a_process_worker_and_publishes(prefect_api_u
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
 
     data_dir = tmp_path / "data"
+    data_dir.mkdir()   # a deployment's run never creates a data directory by accident (panro.extract.preflight)
     env = {**os.environ, "PREFECT_API_URL": prefect_api_url, "PANRO_DATA_DIR": str(data_dir),
            "PANRO_LANDING": str(small_landing), "PREFECT_LOGGING_LEVEL": "INFO"}
     prefect_cli(env, "work-pool", "create", "panro", "--type", "process", "--overwrite")

@@ -8,7 +8,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from panro.publish import PublishError, last_publication, publish
+from panro.publish.warehouse import PublishError, last_publication, publish
 from panro.settings import DataDirs
 
 

@@ -25,8 +25,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from panro.contracts import contract_for
-from panro.ledger import Ledger
+from panro.domain.contracts import contract_for
+from panro.lake.ledger import Ledger
 from tests.support.landing import SAMPLES, put
 from tests.support.raw import clean_rows
 

@@ -9,12 +9,12 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from panro import batches
 from panro import quarantine as q
-from panro.batches import published_path, raw_schema
-from panro.contracts import contract_for
+from panro.domain.contracts import contract_for
 from panro.gate import audit, published_state
-from panro.ledger import Ledger
+from panro.lake import batches
+from panro.lake.batches import published_path, raw_schema
+from panro.lake.ledger import Ledger
 from panro.settings import DataDirs
 from tests.support.raw import clean_rows, write_batch
 
@@ -47,12 +47,12 @@ def test_list_and_show(dirs: DataDirs, ledger: Ledger) -> None:
     assert entry.id == f"KDEAL_STORE_20230505.csv@{batch.checksum[:12]}" == report.batches[0].quarantine_id
     assert (entry.partner, entry.feed, entry.status, entry.rows_delivered) == ("kt", "kdeal_stores", "held", 100)
     assert "row rules reject 10 of 100 rows" in entry.reason and entry.id in entry.line()
-    # any unique prefix of the id or of its checksum, or the full batch id, names it
-    for ident in (entry.id, "KDEAL_STORE_2023", batch.checksum[:6], batch.batch_id):
+    # the id, a unique prefix of 12+ characters of it or of its checksum, or the full batch id, names it
+    for ident in (entry.id, "KDEAL_STORE_2023", batch.checksum[:12], batch.batch_id):
         assert q.resolve(dirs, ident).id == entry.id
     with pytest.raises(q.QuarantineError, match="no quarantined batch"):
         q.show(dirs, "nothing-like-this")
-    detail = q.show(dirs, batch.checksum[:8])
+    detail = q.show(dirs, batch.checksum[:12])
     text = detail.text()
     assert "kt/kdeal_stores KDEAL_STORE_20230505.csv" in text and "region: 시도 is not a known 시도 name" in text
     assert "'동해특별시'" in text and "rejected rows: 10" in text
@@ -66,21 +66,21 @@ def test_list_and_show(dirs: DataDirs, ledger: Ledger) -> None:
 def test_release_needs_who_and_why(dirs: DataDirs, ledger: Ledger) -> None:
     batch, _ = _held_snapshot(dirs, ledger)
     with pytest.raises(q.QuarantineError, match="needs a reason"):
-        q.release(dirs, batch.checksum[:8], accept=True, reason=" ", who="kim", ledger=ledger)
+        q.release(dirs, batch.checksum[:12], accept=True, reason=" ", who="kim", ledger=ledger)
     with pytest.raises(q.QuarantineError, match="who"):
-        q.release(dirs, batch.checksum[:8], accept=True, reason="ok", who="", ledger=ledger)
+        q.release(dirs, batch.checksum[:12], accept=True, reason="ok", who="", ledger=ledger)
     assert ledger.get(batch.batch_id).status == "quarantined"
 
 
 def test_release_accept_publishes_as_is_and_records_who_and_why(dirs: DataDirs, ledger: Ledger) -> None:
     batch, _ = _held_snapshot(dirs, ledger)
-    done = q.release(dirs, batch.checksum[:8], accept=True, who="kim.dq",
+    done = q.release(dirs, batch.checksum[:12], accept=True, who="kim.dq",
                      reason="동해특별시 is the partner's test region; stores are real", ledger=ledger)
     assert (done.action, done.outcome, done.rows_published, done.rows_rejected) == ("accepted", "published", 100, 0)
     b = ledger.get(batch.batch_id)
     assert (b.status, b.decided_by, b.rows_published) == ("published", "kim.dq", 100)
     assert "accepted as-is by kim.dq" in b.reason
-    assert pq.read_metadata(published_path(dirs, contract_for(STORES), batch.file_name)).num_rows == 100
+    assert pq.read_metadata(published_path(dirs, contract_for(STORES), batch.file_name, batch.checksum)).num_rows == 100
     manifest = json.loads((q.folder(dirs, done.id) / q.MANIFEST_FILE).read_text(encoding="utf-8"))
     assert manifest["status"] == "accepted"
     why = "동해특별시 is the partner's test region; stores are real"
@@ -99,15 +99,15 @@ def test_accepting_a_batch_whose_raw_rows_changed_since_the_gate_publishes_nothi
     raw = pq.read_table(batch.raw_path)
     batches.write_parquet_atomic(raw.slice(0, 60), Path(batch.raw_path))     # 40 of its 100 rows gone
     with pytest.raises(q.QuarantineError, match=r"holds 60 rows of batch .* the ledger recorded 100"):
-        q.release(dirs, batch.checksum[:8], accept=True, reason="known test region", who="kim", ledger=ledger)
+        q.release(dirs, batch.checksum[:12], accept=True, reason="known test region", who="kim", ledger=ledger)
     assert ledger.get(batch.batch_id).status == "quarantined"
-    assert not published_path(dirs, contract_for(STORES), batch.file_name).exists()
+    assert not published_path(dirs, contract_for(STORES), batch.file_name, batch.checksum).exists()
 
 
 def test_an_accepted_batchs_published_file_is_durable_before_the_ledger_names_it(
         dirs: DataDirs, ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
     batch, _ = _held_snapshot(dirs, ledger)
-    published = published_path(dirs, contract_for(STORES), batch.file_name)
+    published = published_path(dirs, contract_for(STORES), batch.file_name, batch.checksum)
     events: list[str] = []
     real_fsync, real_update_many = batches.fsync_path, Ledger.update_many
 
@@ -121,7 +121,7 @@ def test_an_accepted_batchs_published_file_is_durable_before_the_ledger_names_it
 
     monkeypatch.setattr(batches, "fsync_path", fsync_path)
     monkeypatch.setattr(Ledger, "update_many", update_many)
-    q.release(dirs, batch.checksum[:8], accept=True, reason="known test region", who="kim", ledger=ledger)
+    q.release(dirs, batch.checksum[:12], accept=True, reason="known test region", who="kim", ledger=ledger)
 
     # the file's bytes, then the rename that put it in place, then the ledger entry that names it
     # (the published zone's index, written from the ledger, comes after)
@@ -135,12 +135,12 @@ def test_release_reaudits_once_the_cause_is_settled(dirs: DataDirs, ledger: Ledg
     report = audit(dirs, ledger, run_id="night", today=D - dt.timedelta(days=1))
     assert report.outcome(early.file_name).rules() == {"future"}
     # still not settled: held again, and the attempt is on record
-    again = q.release(dirs, early.checksum[:8], accept=False, reason="retry", who="lee", ledger=ledger,
+    again = q.release(dirs, early.checksum[:12], accept=False, reason="retry", who="lee", ledger=ledger,
                       today=D - dt.timedelta(days=1))
     assert (again.action, again.outcome) == ("re-audited", "quarantined")
     assert ledger.get(early.batch_id).status == "quarantined"
     # settled: re-audited with the current contract and suite, and published
-    done = q.release(dirs, early.checksum[:8], accept=False, reason="business date is now past", who="lee",
+    done = q.release(dirs, early.checksum[:12], accept=False, reason="business date is now past", who="lee",
                      ledger=ledger, today=TODAY)
     assert (done.action, done.outcome, done.rows_published) == ("re-audited", "published", 100)
     b = ledger.get(early.batch_id)
@@ -177,13 +177,13 @@ def test_an_older_held_version_cannot_roll_back_a_newer_published_one(dirs: Data
     # the held version was superseded by the newer one: nothing to release
     assert ledger.get(held.batch_id).status == "superseded"
     with pytest.raises(q.QuarantineError):
-        q.release(dirs, held.checksum[:8], accept=True, reason="x", who="kim", ledger=ledger)
+        q.release(dirs, held.checksum[:12], accept=True, reason="x", who="kim", ledger=ledger)
 
 
 def test_release_opens_the_ledger_itself(dirs: DataDirs) -> None:
     with Ledger(dirs.ledger_path) as led:
         batch, _ = _held_snapshot(dirs, led)
-    done = q.release(dirs, batch.checksum[:8], accept=True, reason="checked by phone", who="park")
+    done = q.release(dirs, batch.checksum[:12], accept=True, reason="checked by phone", who="park")
     assert done.outcome == "published"
     with Ledger(dirs.ledger_path) as led:
         assert led.get(batch.batch_id).decided_by == "park"
@@ -197,12 +197,12 @@ def test_command_line_helpers(dirs: DataDirs, capsys: pytest.CaptureFixture[str]
     out = capsys.readouterr().out
     assert f"KDEAL_STORE_20230505.csv@{batch.checksum[:12]}" in out and "held" in out
     assert q.cli_show(dirs, "nope") == 1 and "no quarantined batch" in capsys.readouterr().err
-    assert q.cli_show(dirs, batch.checksum[:8]) == 0 and "동해특별시" in capsys.readouterr().out
+    assert q.cli_show(dirs, batch.checksum[:12]) == 0 and "동해특별시" in capsys.readouterr().out
     # a re-audit needs no reason; the batch is still bad: exit 2, still held
-    assert q.cli_release(dirs, batch.checksum[:8], accept=False, reason="", who="kim") == 2
+    assert q.cli_release(dirs, batch.checksum[:12], accept=False, reason="", who="kim") == 2
     assert "re-audited → quarantined" in capsys.readouterr().out
-    assert q.cli_release(dirs, batch.checksum[:8], accept=True, reason="", who="kim") == 1
-    assert q.cli_release(dirs, batch.checksum[:8], accept=True, reason="known test region", who="kim") == 0
+    assert q.cli_release(dirs, batch.checksum[:12], accept=True, reason="", who="kim") == 1
+    assert q.cli_release(dirs, batch.checksum[:12], accept=True, reason="known test region", who="kim") == 0
     assert "accepted → published (100 rows published" in capsys.readouterr().out
 
 
@@ -213,9 +213,9 @@ def test_accepting_a_drifted_file_publishes_it_in_the_contract_schema(dirs: Data
                         rename={"delivery_fee_krw": "delivery_fee"})
     report = audit(dirs, ledger, run_id="n", today=TODAY)
     assert report.outcome(batch.file_name).rules() == {"schema"}
-    q.release(dirs, batch.checksum[:8], accept=True, reason="column renamed by the partner; fee not needed",
+    q.release(dirs, batch.checksum[:12], accept=True, reason="column renamed by the partner; fee not needed",
               who="kim", ledger=ledger)
-    published = pq.read_table(published_path(dirs, contract, batch.file_name))
+    published = pq.read_table(published_path(dirs, contract, batch.file_name, batch.checksum))
     assert published.schema.remove_metadata() == raw_schema(contract)
     assert published.column("delivery_fee_krw").null_count == 50 and "delivery_fee" not in published.column_names
     assert published_state(dirs, ledger).problems == []

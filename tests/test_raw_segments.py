@@ -6,19 +6,19 @@ once none of its batches is published any more."""
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
 from panro import quarantine as q
-from panro.batches import INDEX_FILE, published_dir, read_batch
-from panro.contracts import contract_for
+from panro import settings
+from panro.domain.contracts import contract_for
 from panro.extract import extract
 from panro.gate import audit, published_state
 from panro.gate.state import published_file
-from panro.ledger import Ledger
+from panro.lake.batches import INDEX_FILE, published_dir, read_batch
+from panro.lake.ledger import Ledger
 from panro.settings import DataDirs
 from tests.support.landing import deliver
 from tests.support.raw import clean_rows, write_batch, write_batches_together
@@ -37,7 +37,7 @@ def ledger(dirs: DataDirs):
 
 def test_a_feeds_files_of_one_run_are_written_together_a_few_at_a_time(
         dirs: DataDirs, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(importlib.import_module("panro.extract.extract"), "SEGMENT_FILES", 2)
+    monkeypatch.setattr(settings, "SEGMENT_FILES", 2)
     names = [deliver(dirs, ORDERS, day) for day in DAYS]
     deliver(dirs, "zigzag/sales", D)
     extract(dirs, DAYS, today=TODAY)

@@ -11,8 +11,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from panro import charts, figures, report
-from panro.outcome import BatchLine, RunOutcome
+from panro.report import artifacts, charts, figures
+from panro.report import html as report
+from panro.report.outcome import BatchLine, RunOutcome
 from panro.settings import DataDirs
 
 D = dt.date.fromisoformat
@@ -30,7 +31,7 @@ def night(dirs: DataDirs) -> RunOutcome:
                   f"rule region: 12 rows with an unknown 시도, e.g. {SCRIPT}"),
         BatchLine("kt", "kdeal_orders", "KDEAL_ORDER_20230507.csv", D("2023-05-07"), "published", 1, 1, 0, 0, ""),
     ]
-    outcome.kpis = report.read_kpis(dirs)
+    outcome.kpis = figures.read_kpis(dirs.warehouse)
     outcome.timings = {"extract": 0.5, "audit": 1.0}
     return outcome
 
@@ -192,21 +193,21 @@ def test_a_failed_run_reports_without_charts(tmp_path: Path) -> None:
 def test_the_prefect_summary_compares_with_the_article_only_for_a_whole_year(small_publication: DataDirs) -> None:
     outcome = night(small_publication)
     with report.page_of(small_publication, outcome) as page:
-        text = report.summary_markdown(outcome, page.coverage)
+        text = artifacts.summary_markdown(outcome, page.coverage)
     assert "## Programme KPIs 2023 (2023-04-10 … 2023-05-20, partial year)" in text
     assert "| 지원 소상공인 수 · 전체 | 10.00 |" in text and "✗" not in text
 
 
 def test_the_article_takes_its_kpi_names_from_the_warehouse(small_publication: DataDirs) -> None:
-    from panro import article, report
+    from panro.domain import article
 
-    kpis = report.read_kpis(small_publication, 2023)
-    table = article.format_table(article.compare(report.kpi_lookup(kpis, 2023)), report.kpi_names(kpis))
+    kpis = figures.read_kpis(small_publication.warehouse, 2023)
+    table = article.format_table(article.compare(figures.kpi_lookup(kpis, 2023)), figures.kpi_names(kpis))
     assert "지원 소상공인 수 · 전체" in table and "교육 만족도 (평균) · 배달의민족" in table
 
 
 def test_kpis_read_back_with_their_names(small_publication: DataDirs) -> None:
-    kpis = report.read_kpis(small_publication, 2023)
+    kpis = figures.read_kpis(small_publication.warehouse, 2023)
     assert {k["kpi_name_ko"] for k in kpis} >= {"지원 소상공인 수", "동행축제 매출액 (원)"}
     con = duckdb.connect(str(small_publication.warehouse), read_only=True)
     try:

@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from panro.notify import notify
-from panro.outcome import BatchLine, RunOutcome
-from panro.runlock import RunInProgress, run_lock
+from panro.report.outcome import BatchLine, RunOutcome
+from panro.runtime.notify import notify
+from panro.runtime.runlock import RunInProgress, run_lock
 from panro.settings import REPO_ROOT, DataDirs
 from tests.support.webhook import Webhook
 
@@ -70,8 +70,8 @@ def test_an_unreachable_webhook_does_not_raise() -> None:
 
 
 def test_a_run_reports_only_the_batches_it_saw_or_decided(dirs: DataDirs) -> None:
-    from panro.ledger import Batch, Ledger, batch_id
-    from panro.outcome import batches_touched_since
+    from panro.lake.ledger import Batch, Ledger, batch_id
+    from panro.report.outcome import batches_touched_since
 
     start = dt.datetime(2023, 5, 4, 3, 0, tzinfo=dt.UTC)
     before, during = start - dt.timedelta(days=1), start + dt.timedelta(minutes=1)

@@ -17,15 +17,15 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from panro.batches import read_batch
-from panro.contracts import contract_for
+from panro.domain.contracts import contract_for
 from panro.extract import extract
 from panro.gate import audit
 from panro.gate.state import published_file
-from panro.ledger import Ledger
-from panro.outcome import schema_drift
+from panro.lake.batches import read_batch
+from panro.lake.ledger import Ledger
+from panro.report.outcome import schema_drift
 from panro.settings import DataDirs
-from panro.transform import run_dbt
+from panro.transform.build import run_dbt
 from tests.support.landing import SAMPLES, csv_bytes, deliver, jsonl_bytes, parquet_bytes, xlsx_bytes
 
 DAY = dt.date(2023, 5, 1)

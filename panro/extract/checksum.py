@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
-from panro.ledger import Batch
+from panro.lake.ledger import Batch
 
 
 def sha256_hex(data: bytes) -> str:
-    """sha256 of a file's bytes, hex: the content identity of a batch (panro.ledger.batch_id)."""
+    """sha256 of a file's bytes, hex: the content identity of a batch (panro.lake.ledger.batch_id)."""
     return hashlib.sha256(data).hexdigest()
+
+
+def sha256_stream(fs: Any, path: str, chunk: int = 1 << 20) -> tuple[str, int]:
+    """sha256 and size of a file read in chunks: the identity of a file too big to hold (over its limit)."""
+    digest, size = hashlib.sha256(), 0
+    with fs.open(path, "rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+            size += len(block)
+    return digest.hexdigest(), size
 
 
 def same_stat(known: Batch | None, size: int, mtime: float | None) -> bool:

@@ -18,7 +18,8 @@ from typing import Any
 import fsspec
 from fsspec import AbstractFileSystem
 
-from panro.contracts import FeedContract
+from panro.domain.contracts import FeedContract
+from panro.lake.storage import REMOTE_OPTIONS, is_local_url
 
 log = logging.getLogger("panro.extract")
 _EXAMPLE_DAY = dt.date(2023, 5, 1)
@@ -62,8 +63,9 @@ class UnmatchedFile:
 
 
 def open_landing(url: str) -> tuple[AbstractFileSystem, str]:
-    """The file system and root path of a landing URL (a local folder or any fsspec URL)."""
-    fs, root = fsspec.core.url_to_fs(url)
+    """The file system and root path of a landing URL (a local folder or any fsspec URL: credentials and
+    an S3-compatible store's endpoint come from the environment, as AWS tools take them: panro.lake.storage)."""
+    fs, root = fsspec.core.url_to_fs(url, **({} if is_local_url(url) else REMOTE_OPTIONS))
     return fs, root.rstrip("/") or "/"
 
 
@@ -113,15 +115,92 @@ def _classify(contract: FeedContract, file_name: str) -> tuple[bool, dt.date | N
     return True, day, None
 
 
+def _local_entries(root: str) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """A local landing, walked entry by entry: (files to match, by path, with fsspec-like details;
+    entries that are not extracted, by path, with why). A symbolic link whose target stays inside the
+    landing is followed (as the file or folder it names); one leading out of it, or to nothing, is not.
+    FIFOs, sockets and devices are never opened; a file this process cannot read is named as such."""
+    import os
+    import stat
+
+    real_root = os.path.realpath(root)
+    files: dict[str, dict[str, Any]] = {}
+    skipped: dict[str, str] = {}
+
+    def inside(target: str) -> bool:
+        return target == real_root or target.startswith(real_root.rstrip("/") + "/")
+
+    def walk(folder: str, depth: int, above: frozenset[str] = frozenset()) -> None:
+        real = os.path.realpath(folder)
+        if real in above:   # a link back up to a folder it is in: walked once
+            skipped[folder] = "a symbolic link to a folder it is inside of (a loop): not followed again"
+            return
+        above = above | {real}
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as e:
+            skipped[folder] = f"the folder cannot be listed ({type(e).__name__}: {e.strerror or e}): not extracted"
+            return
+        for entry in entries:
+            path = entry.path
+            link = ""
+            if entry.is_symlink():
+                target = os.path.realpath(path)
+                if not os.path.exists(target):
+                    skipped[path] = "a symbolic link to nothing (its target does not exist): not extracted"
+                    continue
+                if not inside(target):
+                    skipped[path] = ("a symbolic link leading out of the landing zone: not followed, not extracted "
+                                     "(copy the file into the landing, or link within it)")
+                    continue
+                link = " (a symbolic link within the landing, followed)"
+            try:
+                st = os.stat(path)
+            except OSError as e:
+                skipped[path] = f"cannot be examined ({type(e).__name__}: {e.strerror or e}): not extracted"
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                if depth >= 2:
+                    skipped[path] = ("a folder where a delivered file was expected (<partner>/<feed>/<file>): "
+                                     "not extracted" + link)
+                    if depth == 2:
+                        continue
+                walk(path, depth + 1, above)
+            elif stat.S_ISREG(st.st_mode):
+                if not os.access(path, os.R_OK):
+                    skipped[path] = "cannot be read (permission denied): not extracted; the other files go on"
+                    continue
+                files[path] = {"name": path, "type": "file", "size": st.st_size, "mtime": st.st_mtime}
+            else:
+                kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode)
+                        else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "not a file")
+                skipped[path] = f"{kind}, not a regular file: never opened, not extracted"
+
+    if os.path.isdir(root):
+        walk(root, 0)
+    return files, skipped
+
+
+def _is_local(fs: AbstractFileSystem) -> bool:
+    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    return protocol in ("file", "local")
+
+
 def discover(fs: AbstractFileSystem, root: str, contracts: Iterable[FeedContract]
              ) -> tuple[list[LandingFile], list[UnmatchedFile]]:
-    """Every file under the landing root, matched to its contract or reported as unmatched."""
+    """Every entry under the landing root: a file matched to its contract, or reported as unmatched
+    with why it is not extracted (nothing under the landing is skipped without a word)."""
     by_folder = {(c.partner, c.feed): c for c in contracts}
-    try:
-        listing = fs.find(root, detail=True, withdirs=False)
-    except FileNotFoundError:
-        listing = {}
-    if not listing and not fs.exists(root):
+    skipped: dict[str, str] = {}
+    if _is_local(fs):
+        listing, skipped = _local_entries(root)
+    else:
+        fs.invalidate_cache(root)   # files delivered since this process last listed (one listing per run)
+        try:
+            listing = fs.find(root, detail=True, withdirs=True)
+        except FileNotFoundError:
+            listing = {}
+    if not listing and not skipped and not fs.exists(root):
         log.warning("the landing zone %s does not exist: no files to extract", root)
         return [], []
     protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
@@ -129,12 +208,28 @@ def discover(fs: AbstractFileSystem, root: str, contracts: Iterable[FeedContract
     found: list[LandingFile] = []
     unmatched: list[UnmatchedFile] = []
     base = root.rstrip("/") + "/"
+
+    def where(path: str) -> tuple[str, list[str]]:
+        rel = path[len(base):] if path.startswith(base) else path
+        return rel, rel.split("/")
+
+    for path, why in sorted(skipped.items()):
+        rel, parts = where(path)
+        partner, feed = (parts[0], parts[1]) if len(parts) >= 3 else ("", "")
+        unmatched.append(UnmatchedFile(partner, feed, parts[-1], path, f"{rel}: {why}"))
     for path in sorted(listing):
         info = listing[path]
-        if info.get("type", "file") != "file":
+        kind = info.get("type", "file")
+        rel, parts = where(path)
+        if kind == "directory":
+            if path.startswith(base) and len(parts) == 3:
+                unmatched.append(UnmatchedFile(parts[0], parts[1], parts[2], path,
+                                               f"{rel}: a folder where a delivered file was expected: not extracted"))
             continue
-        rel = path[len(base):] if path.startswith(base) else path
-        parts = rel.split("/")
+        if kind != "file":
+            unmatched.append(UnmatchedFile("", "", parts[-1], path, f"{rel}: not a regular file ({kind}): "
+                                                                    "not extracted"))
+            continue
         if len(parts) != 3:
             unmatched.append(UnmatchedFile("", "", parts[-1], path,
                                            f"{rel}: not in a <partner>/<feed>/ folder of the landing zone"))

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -25,23 +24,24 @@ from typing import Any
 import pyarrow as pa
 from fsspec import AbstractFileSystem
 
-from panro.batches import raw_schema, segment_path, write_parquet_atomic
-from panro.contracts import FeedContract, load_contracts
-from panro.extract.checksum import same_stat, sha256_hex
+from panro import settings
+from panro.domain.contracts import FeedContract, load_contracts
+from panro.domain.personal import PiiKey, pii_key, pseudonymise
+from panro.extract.checksum import same_stat, sha256_hex, sha256_stream
+from panro.extract.decoded import Decoded
 from panro.extract.discover import LandingFile, discover, open_landing
-from panro.extract.errors import BadFile
-from panro.extract.readers import Decoded, decode
+from panro.extract.errors import BadFile, over
+from panro.extract.limits import MB
+from panro.extract.readers import decode
 from panro.extract.report import ExtractReport, FileResult
-from panro.ledger import Batch, Ledger, batch_id, now_utc
+from panro.lake.batches import raw_schema, segment_path, write_parquet_atomic
+from panro.lake.ledger import Batch, Ledger, batch_id, now_utc
 from panro.settings import DataDirs
 
 log = logging.getLogger("panro.extract")
 
 KST = dt.timezone(dt.timedelta(hours=9), "KST")
 FUTURE = "is after today"            # marks a failure that heals by itself once the date has come
-_FLUSH_EVERY = 200                    # ledger rows written per transaction
-SEGMENT_FILES = 32                    # files of one feed written as one raw file, at most
-SEGMENT_BYTES = 16 * 1024 * 1024      # ... and as many delivered bytes
 
 
 def today_kst() -> dt.date:
@@ -53,7 +53,7 @@ def today_kst() -> dt.date:
 def with_lineage(contract: FeedContract, decoded: Decoded, *, batch: str, business_date: dt.date | None,
                  file_name: str, checksum: str, loaded_at: dt.datetime) -> pa.Table:
     """The raw batch: the partner's columns (the contract's, then any it does not know), then the
-    lineage columns (panro.batches.LINEAGE)."""
+    lineage columns (panro.lake.batches.LINEAGE)."""
     n = decoded.table.num_rows
 
     def const(value: Any, kind: pa.DataType) -> pa.Array:
@@ -108,6 +108,7 @@ class ExtractContext:
     fs: AbstractFileSystem
     today: dt.date
     loaded_at: dt.datetime
+    pii_key: PiiKey | None = None   # personal-data columns become keyed pseudonyms (panro.domain.personal)
 
 
 def _reason(f: LandingFile, detail: str) -> str:
@@ -137,19 +138,37 @@ def _decode(ctx: ExtractContext, f: LandingFile, data: bytes, checksum: str, bid
     except Exception as e:  # a reader's library choked on the bytes: the file is bad, the run goes on
         return "failed", None, _reason(f, f"cannot be decoded as {f.contract.format} ({type(e).__name__}); "
                                           f"expected a {f.contract.format} file per the feed contract")
+    pii = [(c.name, c.phone) for c in f.contract.columns if c.pii]
+    if pii:   # minimised at the door: no zone holds the values in clear
+        if ctx.pii_key is None:
+            return "failed", None, _reason(f, "the feed has personal-data columns and the extraction has no PII "
+                                              "key (PANRO_PII_KEY): nothing was written")
+        decoded = replace(decoded, table=pseudonymise(decoded.table, pii, ctx.pii_key))
     table = with_lineage(f.contract, decoded, batch=bid, business_date=f.business_date,
                          file_name=f.file_name, checksum=checksum, loaded_at=ctx.loaded_at)
     return "extracted", table, None
 
 
-def _process(ctx: ExtractContext, task: _Task) -> tuple[FileDone, pa.Table | None]:
-    """One file: what the ledger is to learn of it, and its raw batch when it is a new version to write
-    (its raw path is set once the segment holding it is written: `extract_segment`)."""
+def _process(ctx: ExtractContext, task: _Task, data: bytes | None = None) -> tuple[FileDone, pa.Table | None]:
+    """One file (its bytes, when they were fetched already): what the ledger is to learn of it, and its raw
+    batch when it is a new version to write (its raw path is set once the segment holding it is written:
+    `extract_segment`)."""
     f = task.file
-    data = ctx.fs.cat_file(f.path)
-    checksum = sha256_hex(data)
+    limit = f.contract.limits.max_file_bytes
+    try:
+        if data is not None:   # fetched with its segment (an object store)
+            checksum, size = sha256_hex(data), len(data)
+        elif f.size > limit:   # never held in memory: hashed in chunks, then failed with the limit
+            checksum, size = sha256_stream(ctx.fs, f.path)
+            data = b""
+        else:
+            data = ctx.fs.cat_file(f.path)
+            checksum, size = sha256_hex(data), len(data)
+    except (PermissionError, IsADirectoryError, NotADirectoryError, FileNotFoundError) as e:
+        # this file, not the night: reported as not extracted, with why (a later run reads it once readable)
+        return FileDone(FileResult(f.partner, f.feed, f.file_name, f.business_date, "unmatched", reason=_reason(
+            f, f"cannot be read ({type(e).__name__}): not extracted; the other files go on"))), None
     bid = batch_id(f.partner, f.feed, f.file_name, checksum)
-    size = len(data)
     latest = task.versions[-1] if task.versions else None
     known = next((v for v in task.versions if v.checksum == checksum), None)
     seen_at = now_utc()
@@ -163,7 +182,11 @@ def _process(ctx: ExtractContext, task: _Task) -> tuple[FileDone, pa.Table | Non
                                 raw_path=known.raw_path),
                      update=(bid, {"source_mtime": f.mtime, "size_bytes": size})), None
 
-    status, table, reason = _decode(ctx, f, data, checksum, bid)
+    if size > limit:
+        status, table, reason = "failed", None, _reason(f, str(over(
+            "max_file_mb", f"the file has {size / MB:,.1f} MB", f"{f.contract.limits.max_file_mb:g} MB")))
+    else:
+        status, table, reason = _decode(ctx, f, data, checksum, bid)
     rows = table.num_rows if table is not None else None
     result = FileResult(**base, outcome=status, rows=rows, reason=reason)
     if known is not None:
@@ -197,6 +220,18 @@ class Segment:
         return f"{first.contract.name} {first.file_name}{more}"
 
 
+def _fetch(fs: AbstractFileSystem, paths: list[str]) -> dict[str, bytes]:
+    """The bytes of a segment's files on an object store, fetched together: s3fs asks for them at once
+    (one GET each, no HEAD), where one after the other each would wait for the store's answer. A local
+    landing is read file by file, as it is decoded ({})."""
+    if len(paths) < 2 or not getattr(fs, "async_impl", False):
+        return {}
+    protocols = (fs.protocol,) if isinstance(fs.protocol, str) else tuple(fs.protocol)
+    options = {"max_concurrency": 1} if "s3" in protocols else {}   # s3fs: no HEAD for the size first
+    # a file that cannot be fetched is read again on its own, and fails alone (`_process`)
+    return {p: b for p, b in fs.cat(paths, on_error="return", **options).items() if isinstance(b, bytes)}
+
+
 def extract_segment(ctx: ExtractContext, segment: Segment) -> list[FileDone]:
     """Decode a segment's files; the rows of every new version among them are written together,
     into one raw file, each version's rows in a run of their own. Returns what the ledger is to
@@ -207,8 +242,10 @@ def extract_segment(ctx: ExtractContext, segment: Segment) -> list[FileDone]:
     it was written (a thread, a process, a Dask worker)."""
     done: list[FileDone] = []
     written: list[tuple[int, pa.Table]] = []
+    fetched = _fetch(ctx.fs, [task.file.path for task in segment.files   # a file over its size limit never is
+                              if task.file.size <= task.file.contract.limits.max_file_bytes])
     for task in segment.files:
-        d, table = _process(ctx, task)
+        d, table = _process(ctx, task, fetched.pop(task.file.path, None))
         if table is not None:
             written.append((len(done), table))
         done.append(d)
@@ -230,7 +267,7 @@ def extract_segment(ctx: ExtractContext, segment: Segment) -> list[FileDone]:
 class FeedSegments:
     """A feed's segments of one run: extraction's unit of work (one task run), sent as plain data
     to wherever the run's task runner puts it. A unit per feed, not per segment: a task run in
-    another process costs Prefect ~0.3 s of its own (measured: docs/decisions/0001-task-runners.md),
+    another process costs Prefect ~0.3 s of its own (measured: docs/decisions/0023-task-runners.md),
     more than a segment's work."""
 
     segments: tuple[Segment, ...]
@@ -267,11 +304,11 @@ def _known_versions(ledger: Ledger) -> dict[tuple[str, str, str], list[Batch]]:
 
 def _segments(tasks: list[_Task]) -> list[Segment]:
     """The tasks in segments: consecutive files of one feed (by name, so by date), at most
-    `SEGMENT_FILES` files and `SEGMENT_BYTES` delivered bytes each; biggest segments first, so that
+    `settings.SEGMENT_FILES` files and `settings.SEGMENT_BYTES` delivered bytes each; biggest segments first, so that
     the workers stay busy to the end.
 
     A segment's new versions become one raw file: a year's 4,064 files as a few hundred, which the
-    extraction writes, the gate reads and dbt's staging reads once each (architecture.md)."""
+    extraction writes, the gate reads and dbt's staging reads once each (docs/decisions/0004-segments.md)."""
     by_feed: dict[str, list[_Task]] = defaultdict(list)
     for task in tasks:
         by_feed[task.file.contract.name].append(task)
@@ -280,7 +317,7 @@ def _segments(tasks: list[_Task]) -> list[Segment]:
         segment: list[_Task] = []
         size = 0
         for task in sorted(feed_tasks, key=lambda t: t.file.file_name):
-            if segment and (len(segment) >= SEGMENT_FILES or size + task.file.size > SEGMENT_BYTES):
+            if segment and (len(segment) >= settings.SEGMENT_FILES or size + task.file.size > settings.SEGMENT_BYTES):
                 segments.append(Segment(tuple(segment)))
                 segment, size = [], 0
             segment.append(task)
@@ -310,7 +347,8 @@ def plan(dirs: DataDirs, dates: Iterable[dt.date] | None, ledger: Ledger, *, tod
     horizon = max(wanted) if wanted else None
     contracts = contracts if contracts is not None else load_contracts()
     fs, root = open_landing(dirs.landing_url)
-    ctx = ExtractContext(dirs=dirs, fs=fs, today=today or today_kst(), loaded_at=now_utc())
+    key = pii_key(dirs.state) if any(c.pii_columns for c in contracts) else None
+    ctx = ExtractContext(dirs=dirs, fs=fs, today=today or today_kst(), loaded_at=now_utc(), pii_key=key)
     found, unmatched = discover(fs, root, contracts)
     report = ExtractReport()
     for u in unmatched:
@@ -342,7 +380,7 @@ def plan(dirs: DataDirs, dates: Iterable[dt.date] | None, ledger: Ledger, *, tod
 
 class Recorder:
     """Takes the units' results in as they come back, in the process that holds the ledger:
-    writes its entries in transactions of up to `_FLUSH_EVERY` (each raw file they name is durable
+    writes its entries in transactions of up to `settings.LEDGER_FLUSH_ROWS` (each raw file they name is durable
     already: `extract_segment`), and the rest when closed, even after an error."""
 
     def __init__(self, ledger: Ledger) -> None:
@@ -360,7 +398,7 @@ class Recorder:
                 self._updates.append(d.update)
             if d.result.outcome == "failed":
                 log.warning("extract failed: %s", d.result.reason)
-        if len(self._adds) + len(self._updates) >= _FLUSH_EVERY:
+        if len(self._adds) + len(self._updates) >= settings.LEDGER_FLUSH_ROWS:
             self.flush()
 
     def flush(self) -> None:
@@ -383,7 +421,7 @@ def in_threads(workers: int | None = None) -> FeedRunner:
     """Run the units on a pool of threads of this process (the library's default; a flow maps them
     over its task runner instead); their results in the order they finish."""
     def run(ctx: ExtractContext, units: list[FeedSegments]) -> Iterator[list[FileDone]]:
-        n = workers or min(8, os.cpu_count() or 2)
+        n = workers or settings.WORKERS
         if n <= 1 or len(units) <= 1:
             for unit in units:
                 yield extract_feed(ctx, unit)

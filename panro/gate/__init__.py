@@ -12,11 +12,14 @@ Modules:
 - `gx`: the GX context of a run (ephemeral, analytics off, results kept in `<data>/state/gx_validations/`).
 - `docs`: a run's Data Docs (`<data>/reports/data_docs/`), the project's own offline pages over the
   stored results, as a job of plain data any process can render.
-- `wap`: `audit()` — one GX validation per feed and run over the union of the feed's pending batches,
-  failures attributed to batches and rows by position; decisions; publishing; the ledger. Each
-  feed's check (`wap.check`) is a unit of work a flow maps over its task runner.
+- `wap`: `audit()` — one gate run, in parts whose imports go one way: `outcomes` (what the gate
+  reports), `reading` (a feed's pending batches in one go), `checking` (one GX validation per feed
+  and run over their union, failures attributed to batches and rows by position; `checking.check`
+  is a unit of work a flow maps over its task runner), `deciding` (a pure function of the checks and
+  the contract's tolerance), `applying` (publishing, quarantine folders, the ledger).
+- `quarantine_files`: the quarantine folder's layout, written by the gate and `panro quarantine hold`.
 - `state`: `published_state()` — what the published zone holds, and any disagreement with the ledger.
-The quarantine folders and `panro quarantine list | show | release` live in `panro.quarantine`.
+`panro quarantine list | show | release` live in `panro.quarantine`, which calls the gate (never the other way).
 
 Great Expectations is imported lazily (it takes seconds), so `panro.gate.suites` and the CLI stay quick;
 a run warms it up in the background while it extracts (`import_in_background`).
@@ -28,13 +31,14 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from panro.gate.outcomes import BatchOutcome, GateReport
     from panro.gate.state import PublishedFile, PublishedState, published_state
-    from panro.gate.wap import BatchOutcome, GateReport, audit
+    from panro.gate.wap import audit
 
 __all__ = ["BatchOutcome", "GateReport", "PublishedFile", "PublishedState", "audit", "import_in_background",
            "published_state"]
 
-_WHERE = {"audit": "wap", "GateReport": "wap", "BatchOutcome": "wap",
+_WHERE = {"audit": "wap", "GateReport": "outcomes", "BatchOutcome": "outcomes",
           "published_state": "state", "PublishedState": "state", "PublishedFile": "state"}
 
 

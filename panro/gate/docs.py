@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from panro.domain.personal import mask
 from panro.settings import DataDirs
 
 INDEX_RUNS = 100                 # runs the index lists (older pages stay on disk)
@@ -156,8 +157,9 @@ def _environment() -> Any:
 def _shown(value: Any) -> str:
     """A delivered or observed value as text (the template escapes it)."""
     if isinstance(value, str):
+        value = mask(value)
         return repr(value) if value.strip() != value or not value else value
-    return json.dumps(value, ensure_ascii=False, default=str)
+    return mask(json.dumps(value, ensure_ascii=False, default=str))
 
 
 def _write(path: Path, text: str) -> None:

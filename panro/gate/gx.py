@@ -1,5 +1,5 @@
 """Great Expectations, set up the way the gate runs it: an ephemeral context for each feed's check,
-in whichever process runs it (`panro.gate.wap.check`), nothing in the repo.
+in whichever process runs it (`panro.gate.checking.check`), nothing in the repo.
 
 - Context: ephemeral (in-memory suites), analytics and progress bars off. Validation results are kept
   in `<data>/state/gx_validations/`, under the run's name and time whichever process stored them, each
@@ -23,7 +23,6 @@ from typing import Any
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 import great_expectations as gx
-import great_expectations.execution_engine.pandas_execution_engine as _gx_pandas
 import pandas as pd
 from great_expectations.core.run_identifier import RunIdentifier
 from great_expectations.data_context.types.base import DataContextConfig, ProgressBarsConfig
@@ -31,55 +30,13 @@ from great_expectations.data_context.types.resource_identifiers import (
     ExpectationSuiteIdentifier,
     ValidationResultIdentifier,
 )
-from great_expectations.expectations.expectation import Expectation as _Expectation
 
+from panro.domain.personal import mask
+from panro.gate import gx_compat
 from panro.gate.expectations import forget_parsed  # (importing it registers the panro expectations)
 from panro.settings import DataDirs
 
-# GX fingerprints every in-memory DataFrame below 1 GB with an md5 over pandas' row hashes: 0.6 s per
-# million rows, for a batch marker nobody reads. The gate validates frames it built itself; skip it.
-_gx_pandas.HASH_THRESHOLD = 0
-GX_VERSION = gx.__version__
-
-# GX applies an expectation's row condition (`df.query`) again for each of the 5-6 metrics it computes —
-# every time a full copy of the frame. Within one validation the same frame and condition give the same
-# rows: keep the first result (per thread: feeds are validated in parallel, one feed per thread).
-_filtered = threading.local()
-_apply_row_condition = _gx_pandas.PandasExecutionEngine._apply_row_condition_filter
-
-
-def _apply_row_condition_once(self: Any, data: pd.DataFrame, row_condition: Any, domain_kwargs: dict) -> Any:
-    cache = _filtered.__dict__.setdefault("cache", {})
-    key = (id(data), repr(row_condition), domain_kwargs.get("condition_parser"))
-    hit = cache.get(key)
-    if hit is not None and hit[0] is data:
-        return hit[1]
-    rows = _apply_row_condition(self, data, row_condition, domain_kwargs)
-    cache[key] = (data, rows)
-    return rows
-
-
-
-# GX 1.24 rebuilds an expectation's pydantic configuration once per domain and success kwarg
-# (`{key: self.configuration.kwargs.get(key, …) for key in self.domain_keys}`), some 80 times per
-# expectation and validation: a third of a small feed's audit. The same code with the configuration
-# built once per call.
-def _get_domain_kwargs(self: Any) -> dict[str, Any]:
-    kwargs = self.configuration.kwargs
-    return {key: kwargs.get(key, self._get_default_value(key)) for key in self.domain_keys}
-
-
-def _get_success_kwargs(self: Any) -> dict[str, Any]:
-    kwargs = self.configuration.kwargs
-    success = {key: kwargs.get(key, self._get_default_value(key)) for key in self.success_keys}
-    success.update({key: kwargs.get(key, self._get_default_value(key)) for key in self.domain_keys})
-    return success
-
-
-if GX_VERSION.startswith("1.24."):   # the pinned version whose code these mirror; others run unpatched
-    _gx_pandas.PandasExecutionEngine._apply_row_condition_filter = _apply_row_condition_once
-    _Expectation._get_domain_kwargs = _get_domain_kwargs
-    _Expectation._get_success_kwargs = _get_success_kwargs
+gx_compat.apply()   # GX 1.24 without the work the gate never reads (panro/gate/gx_compat.py)
 
 # Two passes: every expectation counts its unexpected rows (BASIC), and only those that found some are
 # run again to list the rows' positions (COMPLETE). Most expectations pass on most nights; a full
@@ -142,10 +99,7 @@ class GxRun:
         # `run_time`: the same in every process that validates for one gate run (its results' keys)
         self.run_id = RunIdentifier(run_name=run_id, run_time=run_time or dt.datetime.now(dt.UTC))
         self.context = gx.get_context(mode="ephemeral", project_config=_config(dirs))
-        if GX_VERSION.startswith("1.24."):
-            # An ephemeral context "saves" its whole configuration after every data source it adds —
-            # serialised to YAML into memory, three times per source, read by nobody: 0.2-0.4 s a run.
-            self.context._save_project_config = lambda: None  # type: ignore[method-assign]
+        gx_compat.quiet_saves(self.context)
         self._assets: dict[str, Any] = {}
         self._lock = threading.RLock()   # feeds are validated in parallel threads; the context is shared
         self._suites: dict[str, Any] = {}
@@ -191,7 +145,7 @@ class GxRun:
             return result
         finally:
             forget_parsed()
-            _filtered.__dict__.pop("cache", None)
+            gx_compat.forget_filtered()
 
     def store(self, suite_name: str, label: str, result: Any, pii_columns: list[str]) -> None:
         """Keep a stripped copy of a result for the Data Docs (no index lists, no personal data)."""
@@ -206,6 +160,10 @@ class GxRun:
             if domain & set(pii_columns):
                 for key in ("partial_unexpected_list", "partial_unexpected_counts"):
                     r.result.pop(key, None)
+            elif r.result.get("partial_unexpected_list"):   # a phone number typed into any column
+                r.result["partial_unexpected_list"] = [mask(v) if isinstance(v, str) else v
+                                                       for v in r.result["partial_unexpected_list"]]
+                r.result.pop("partial_unexpected_counts", None)
         with self._lock:
             self.context.validation_results_store.set(result_key(self.run_id, suite_name, label), result)
             self._stored.append((suite_name, label))

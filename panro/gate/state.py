@@ -24,9 +24,10 @@ from pathlib import Path
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from panro.batches import INDEX_FILE, SCHEMA_FILE, published_dir, published_path, write_published_index
-from panro.contracts import FeedContract, load_contracts
-from panro.ledger import Batch, Ledger
+from panro.domain.contracts import FeedContract, load_contracts
+from panro.lake import storage
+from panro.lake.batches import INDEX_FILE, SCHEMA_FILE, published_dir, published_path, write_published_index
+from panro.lake.ledger import Batch, Ledger
 from panro.settings import DataDirs
 
 
@@ -83,11 +84,11 @@ def _held_batch(meta: pq.FileMetaData) -> str:
 def _rows_by_batch(path: Path) -> dict[str, int]:
     """Rows per `_batch_id` of a published file (a linked raw file may hold several batches); a file
     without the column is one batch, named by `_held_batch`."""
-    meta = pq.read_metadata(path)
+    meta = storage.read_metadata(path)
     names = [meta.schema.column(i).name for i in range(meta.num_columns)]
     if "_batch_id" not in names:
         return {_held_batch(meta): meta.num_rows}
-    ids = pq.read_table(path, columns=["_batch_id"]).column("_batch_id")
+    ids = storage.read_table(path, columns=["_batch_id"]).column("_batch_id")
     counts = pc.value_counts(ids).to_pylist()
     return {c["values"]: c["counts"] for c in counts}
 
@@ -132,7 +133,7 @@ def published_state(dirs: DataDirs, ledger: Ledger, contracts: tuple[FeedContrac
             state.files.append(PublishedFile(contract.partner, contract.feed, name, b.batch_id, b.business_date,
                                              rows, str(path)))
         if check_files:
-            explained = {Path(f.path).name for f in state.files if f.partner == contract.partner
+            explained = {storage.zone_path(f.path).name for f in state.files if f.partner == contract.partner
                          and f.feed == contract.feed}
             folder = published_dir(dirs, contract)
             if folder.exists():
@@ -156,12 +157,12 @@ def write_index(dirs: DataDirs, ledger: Ledger, contracts: tuple[FeedContract, .
     contracts = contracts or load_contracts()
     files = published_state(dirs, ledger, contracts, check_files=False).files
     index = write_published_index(dirs, ((f.partner, f.feed, f.batch_id, f.path) for f in files))
-    live = {Path(f.path) for f in files}
+    live = {str(storage.zone_path(f.path)) for f in files}
     for contract in contracts:
         folder = published_dir(dirs, contract)
         if folder.exists():
             for p in folder.glob("*.parquet"):
-                if p.name != SCHEMA_FILE and p not in live:
+                if p.name != SCHEMA_FILE and str(p) not in live:
                     p.unlink(missing_ok=True)
     return index
 
@@ -170,7 +171,7 @@ def _index_problems(dirs: DataDirs, files: list[PublishedFile]) -> list[str]:
     path = dirs.published / INDEX_FILE
     if not path.exists():
         return [f"no index of the published batches ({path})"] if files else []
-    listed = set(pq.read_table(path, columns=["batch_id"]).column("batch_id").to_pylist())
+    listed = set(storage.read_table(path, columns=["batch_id"]).column("batch_id").to_pylist())
     published = {f.batch_id for f in files}
     return ([f"{INDEX_FILE} lists {b}, which is not published" for b in sorted(listed - published)]
             + [f"{INDEX_FILE} leaves out the published batch {b}" for b in sorted(published - listed)])

@@ -31,9 +31,10 @@ from typing import Any
 
 import yaml
 
-from panro import regions
-from panro.batches import LINEAGE
-from panro.contracts import Column, FeedContract, load_contracts
+from panro.domain import regions
+from panro.domain.contracts import Column, FeedContract, load_contracts
+from panro.domain.personal import PSEUDONYM_REGEX
+from panro.lake.batches import LINEAGE
 from panro.settings import EXPECTATIONS_DIR
 
 # Text shapes of the contract's logical types (RE2 syntax: GX pandas on Arrow strings uses RE2).
@@ -109,6 +110,11 @@ def _column_expectations(column: Column, window: dict[str, Any] | None) -> list[
     if column.brn:
         out.append(_exp("expect_column_values_to_be_valid_brn", {"column": c}, severity=sev, rule="brn",
                         reason=f"{c} is not a valid 사업자등록번호 (10 digits, bare or dashed, check digit)"))
+    if column.phone:   # its value is a pseudonym by now: `x:` marks one that was no phone number
+        out.append(_exp("expect_column_values_to_match_regex", {"column": c, "regex": PSEUDONYM_REGEX},
+                        severity="warning", rule="phone",
+                        reason=f"{c} is not a phone number (01X-XXXX-XXXX, an area code, 070, 1588-XXXX; "
+                               "checked at extraction, the value is not kept)"))
     if column.region:
         out.append(_exp("expect_column_values_to_be_in_set",
                         {"column": c, "value_set": sorted(regions.variants())},

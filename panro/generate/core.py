@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from panro.contracts import load_contracts
+from panro.domain.contracts import load_contracts
 from panro.generate import baemin, kakao, kt, skplanet, yogiyo, zigzag
 from panro.generate.sink import FeedStats, Landing, Sink
 from panro.generate.world import FESTIVAL_SALES, PRIVATE_SUPPORT, World, build_world

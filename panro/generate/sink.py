@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from panro.contracts import FeedContract, contract_for
+from panro.domain.contracts import FeedContract, contract_for
 from panro.generate.calendar import Calendar, hms_table
 
 BOM = b"\xef\xbb\xbf"

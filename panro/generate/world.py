@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from panro.brn import dashed
+from panro.domain.brn import dashed
 from panro.generate import vocab
 from panro.generate.calendar import Calendar
 

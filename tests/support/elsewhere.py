@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from panro.extract.extract import ExtractContext, FeedRunner, FeedSegments, FileDone, extract_feed
-from panro.gate.wap import CheckRun, FeedCheck, FeedChecker, FeedJob, check
+from panro.gate.checking import CheckRun, FeedCheck, FeedChecker, FeedJob, check
 
 
 @contextmanager

@@ -20,7 +20,7 @@ import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from panro.contracts import contract_for
+from panro.domain.contracts import contract_for
 
 Row = dict[str, Any]
 

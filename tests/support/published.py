@@ -3,7 +3,7 @@
 Rows are written exactly as a partner's values arrive in a published batch (architecture.md,
 "Raw batch schema"): the partner's own column names, text kept verbatim (`101-86-62870`,
 `12,000`, `2023.05.01`, epoch milliseconds …), then the lineage columns. The schema is always
-`panro.batches.raw_schema(contract)`, so a test can never write a column the contract lacks.
+`panro.lake.batches.raw_schema(contract)`, so a test can never write a column the contract lacks.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from panro.batches import (
+from panro.domain.brn import check_digit
+from panro.domain.contracts import contract_for, load_contracts
+from panro.lake.batches import (
     SCHEMA_FILE,
     ensure_published_schemas,
     published_dir,
@@ -27,9 +29,7 @@ from panro.batches import (
     write_parquet_atomic,
     write_published_index,
 )
-from panro.brn import check_digit
-from panro.contracts import contract_for, load_contracts
-from panro.ledger import batch_id as make_batch_id
+from panro.lake.ledger import batch_id as make_batch_id
 from panro.settings import DataDirs
 
 DEFAULT_LOADED_AT = dt.datetime(2024, 1, 1, 0, 0, tzinfo=dt.UTC)

@@ -1,5 +1,5 @@
 """Hand-built raw batches for the gate's tests: clean rows per feed, and a writer that puts a batch into
-the raw zone (schema `panro.batches.raw_schema`, lineage filled) and the ledger as `extracted`.
+the raw zone (schema `panro.lake.batches.raw_schema`, lineage filled) and the ledger as `extracted`.
 
     rows = clean_rows("kt/kdeal_orders", 200, D)
     rows[3]["사업자등록번호"] = "123-45-67890"
@@ -16,14 +16,18 @@ from typing import Any
 
 import pyarrow as pa
 
-from panro import brn, regions
-from panro.batches import ARROW_TYPES, LINEAGE, raw_path, raw_schema, segment_path, write_parquet_atomic
-from panro.contracts import contract_for
-from panro.ledger import Batch, Ledger, batch_id, now_utc
+from panro.domain import brn, regions
+from panro.domain.contracts import contract_for
+from panro.domain.personal import PiiKey, pseudonym
+from panro.lake.batches import ARROW_TYPES, LINEAGE, raw_path, raw_schema, segment_path, write_parquet_atomic
+from panro.lake.ledger import Batch, Ledger, batch_id, now_utc
 
 KST = dt.timezone(dt.timedelta(hours=9))
 SIDO = ["서울", "서울특별시", "부산광역시", "경기도", "강원도", "강원특별자치도", "제주", "Seoul", "전북특별자치도",
         "세종시"]
+
+# raw batches hold personal data as extraction leaves it: keyed pseudonyms (panro.domain.personal)
+TEST_PII_KEY = PiiKey(b"a key for the tests only")
 
 
 def valid_brn(i: int, *, dashed: bool = False) -> str:
@@ -75,8 +79,10 @@ def clean_rows(feed: str, n: int, day: dt.date, *, start: int = 0) -> list[dict[
                          "category": cats[k % len(cats)], "orders": str(100 + k), "sales_krw": f"{(100 + k) * 15_000}",
                          "active_stores": str(10 + k % 7)})
         elif feed == "kt/kdeal_stores":
-            rows.append({"사업자등록번호": valid_brn(k, dashed=True), "상호명": f"상점{k}", "대표자명": f"홍길동{k}",
-                         "연락처": f"010-{1000 + k % 9000:04d}-{5678:04d}", "시도": SIDO[k % len(SIDO)],
+            owner, phone = f"홍길동{k}", f"010-{1000 + k % 9000:04d}-{5678:04d}"
+            rows.append({"사업자등록번호": valid_brn(k, dashed=True), "상호명": f"상점{k}",
+                         "대표자명": pseudonym(TEST_PII_KEY, owner),
+                         "연락처": pseudonym(TEST_PII_KEY, phone, phone=True), "시도": SIDO[k % len(SIDO)],
                          "시군구": "강남구", "업종": "음식점",
                          "입점일": (day - dt.timedelta(days=k % 300)).strftime("%Y.%m.%d"),
                          "수수료면제": "YN"[k % 2], "상세페이지지원": "NY"[k % 2], "메시지발송건수": str(k % 40),

@@ -5,7 +5,7 @@ per test run, each xdist worker taking a copy of its own.
 Register with `pytest_plugins = ["tests.support.warehouse"]` (conftest does); then a test takes
 `small_publication`: a data directory whose marts were built by a real `dbt build` (data tests, no unit
 tests) from `tests.support.published.small_delivery_files` plus one 요기요 coupon file whose campaign
-name a spreadsheet would take for a formula, and published by `panro.publish.publish`.
+name a spreadsheet would take for a formula, and published by `panro.publish.warehouse.publish`.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from panro.publish import publish
+from panro.publish.warehouse import publish
 from panro.settings import DataDirs
-from panro.transform import run_dbt
+from panro.transform.build import run_dbt
 from tests.support.published import M, epoch_ms, index_published, write_published, write_small_delivery
 from tests.support.sharing import built_once, copy_of
 

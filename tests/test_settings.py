@@ -1,0 +1,36 @@
+"""Tuning lives in `panro/settings.py`, each knob overridable by its environment variable, and a value
+that is not one fails loudly instead of running with a default nobody asked for."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from panro import settings
+
+
+def _read(env: dict[str, str], names: str) -> subprocess.CompletedProcess:
+    code = f"import panro.settings as s; print({names})"
+    return subprocess.run([sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True, text=True)
+
+
+def test_every_knob_is_taken_from_its_environment_variable():
+    done = _read({"PANRO_WORKERS": "3", "PANRO_SEGMENT_FILES": "5", "PANRO_SEGMENT_MB": "2",
+                  "PANRO_LEDGER_FLUSH_ROWS": "7", "PANRO_DBT_THREADS": "1"},
+                 "s.WORKERS, s.SEGMENT_FILES, s.SEGMENT_BYTES, s.LEDGER_FLUSH_ROWS, s.DBT_THREADS")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["3", "5", str(2 * 1024 * 1024), "7", "1"]
+
+
+def test_the_defaults_are_the_benchmarked_ones():
+    assert (settings.SEGMENT_FILES, settings.SEGMENT_BYTES, settings.DBT_THREADS) == (32, 16 * 1024 * 1024, 2)
+
+
+@pytest.mark.parametrize("value", ["many", "0", "-2", "1.5"])
+def test_a_knob_that_is_not_a_positive_whole_number_fails_at_start_naming_it(value):
+    done = _read({"PANRO_SEGMENT_FILES": value}, "s.SEGMENT_FILES")
+    assert done.returncode != 0
+    assert f"PANRO_SEGMENT_FILES={value!r}" in done.stderr
