@@ -32,6 +32,7 @@ from prefect.utilities.annotations import quote
 
 from panro import gate
 from panro.extract import preflight
+from panro.extract.discover import forget_listings
 from panro.extract.extract import ExtractContext, FeedSegments, FileDone, extract
 from panro.extract.extract import extract_feed as _extract_feed
 from panro.freshness import alerts as feed_alerts
@@ -319,6 +320,8 @@ def run_pipeline(dirs: DataDirs, dates: list[dt.date], kind: str, *, dask_addres
     except BaseException as e:
         mark_published(e, outcome.published)   # the CLI's message says what happened to the data
         raise
+    finally:
+        forget_listings()   # the next run lists the landing afresh
 
 
 def _locked_run(dirs: DataDirs, dates: list[dt.date], outcome: RunOutcome, runner: TaskRunner,
