@@ -32,6 +32,7 @@ from prefect.utilities.annotations import quote
 
 from panro import gate
 from panro.extract import preflight
+from panro.extract.discover import forget_listings
 from panro.extract.extract import ExtractContext, FeedSegments, FileDone, extract
 from panro.extract.extract import extract_feed as _extract_feed
 from panro.freshness import alerts as feed_alerts
@@ -319,6 +320,8 @@ def run_pipeline(dirs: DataDirs, dates: list[dt.date], kind: str, *, dask_addres
     except BaseException as e:
         mark_published(e, outcome.published)   # the CLI's message says what happened to the data
         raise
+    finally:
+        forget_listings()   # the next run lists the landing afresh
 
 
 def _locked_run(dirs: DataDirs, dates: list[dt.date], outcome: RunOutcome, runner: TaskRunner,
@@ -345,7 +348,7 @@ def _locked_run(dirs: DataDirs, dates: list[dt.date], outcome: RunOutcome, runne
                     audited = _timed(outcome.timings, "audit",
                                      lambda: audit_batches(dirs, ledger, run_id, runner, checks))
                     if audited.docs_job is not None:   # while dbt builds
-                        data_docs = runner.submit(render_data_docs, {"job": quote(audited.docs_job)})
+                        data_docs = _submit_data_docs(engine, runner, audited.docs_job)
                     outcome.schema_drift = schema_drift(audited.batches)
                     outcome.feeds = _timed(outcome.timings, "freshness",
                                            lambda: feed_freshness(dirs, ledger, max(dates)))
@@ -379,6 +382,14 @@ def _locked_run(dirs: DataDirs, dates: list[dt.date], outcome: RunOutcome, runne
             if not stopping:
                 _announce(dirs, outcome)  # still under the lock: the report reads the run's own warehouse
     return outcome
+
+
+def _submit_data_docs(stack: contextlib.ExitStack, runner: TaskRunner, job: DocsJob) -> Any:
+    """Render the gate's Data Docs as a task run. The pages are written under the data directory, which
+    is this machine's: on a Dask cluster they are rendered here, on a thread of their own."""
+    if not isinstance(runner, ThreadPoolTaskRunner | ProcessPoolTaskRunner):
+        runner = stack.enter_context(ThreadPoolTaskRunner(max_workers=1))
+    return runner.submit(render_data_docs, {"job": quote(job)})
 
 
 def _join_data_docs(rendering: Any) -> None:

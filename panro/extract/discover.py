@@ -251,3 +251,40 @@ def discover(fs: AbstractFileSystem, root: str, contracts: Iterable[FeedContract
                                  size=int(info.get("size") or 0), mtime=_mtime(fs, path, info),
                                  business_date=day, date_problem=problem))
     return found, unmatched
+
+
+# -- one listing per run -------------------------------------------------------------------------
+# A run lists its landing once (issue 24: on an object store every listing is paid in requests and
+# latency): the command line's check before the run starts, the flow's own check (a deployment run has
+# no command line) and extraction share the first listing. It is kept in this process for the run only:
+# extraction takes it, a run that ends before extraction forgets it, and it is never older than
+# `_KEPT_SECONDS` (a listing left by a run that ended abnormally is not the next run's).
+
+_KEPT_SECONDS = 600.0
+_kept: dict[tuple[str, frozenset[tuple[str, str]]], tuple[float, tuple[list[LandingFile], list[UnmatchedFile]]]] = {}
+
+
+def _listing_key(url: str, contracts: Iterable[FeedContract]) -> tuple[str, frozenset[tuple[str, str]]]:
+    return url, frozenset((c.partner, c.feed) for c in contracts)
+
+
+def listing_for_run(url: str, contracts: list[FeedContract], *, take: bool = False
+                    ) -> tuple[list[LandingFile], list[UnmatchedFile]]:
+    """`discover` of the landing at `url`, listed once per run: the listing this run made already, if
+    any (`take`: extraction's, the last use, which removes it), else a new one (kept unless `take`)."""
+    import time
+
+    key = _listing_key(url, contracts)
+    kept = _kept.pop(key, None) if take else _kept.get(key)
+    if kept is not None and time.monotonic() - kept[0] <= _KEPT_SECONDS:
+        return kept[1]
+    fs, root = open_landing(url)
+    listing = discover(fs, root, contracts)
+    if not take:
+        _kept[key] = (time.monotonic(), listing)
+    return listing
+
+
+def forget_listings() -> None:
+    """The run is over (or never reached extraction): the next run lists the landing afresh."""
+    _kept.clear()

@@ -29,7 +29,7 @@ from panro.domain.contracts import FeedContract, load_contracts
 from panro.domain.personal import PiiKey, pii_key, pseudonymise
 from panro.extract.checksum import same_stat, sha256_hex, sha256_stream
 from panro.extract.decoded import Decoded
-from panro.extract.discover import LandingFile, discover, open_landing
+from panro.extract.discover import LandingFile, listing_for_run, open_landing
 from panro.extract.errors import BadFile, over
 from panro.extract.limits import MB
 from panro.extract.readers import decode
@@ -346,10 +346,10 @@ def plan(dirs: DataDirs, dates: Iterable[dt.date] | None, ledger: Ledger, *, tod
         raise ValueError("extract() got no dates; pass dates=None to take every file")
     horizon = max(wanted) if wanted else None
     contracts = contracts if contracts is not None else load_contracts()
-    fs, root = open_landing(dirs.landing_url)
+    fs, _root = open_landing(dirs.landing_url)
     key = pii_key(dirs.state) if any(c.pii_columns for c in contracts) else None
     ctx = ExtractContext(dirs=dirs, fs=fs, today=today or today_kst(), loaded_at=now_utc(), pii_key=key)
-    found, unmatched = discover(fs, root, contracts)
+    found, unmatched = listing_for_run(dirs.landing_url, contracts, take=True)   # the run's one listing
     report = ExtractReport()
     for u in unmatched:
         log.warning("landing file fits no contract: %s", u.reason)

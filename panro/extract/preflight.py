@@ -82,12 +82,11 @@ def check_landing(dirs: DataDirs, dates: Sequence[dt.date], kind: str) -> int:
 def _check_found(dirs: DataDirs, dates: Sequence[dt.date], kind: str) -> int:
     """The landing holds some partner's file dated in the run's `window` (one listing: discovery's)."""
     from panro.domain.contracts import load_contracts
-    from panro.extract.discover import discover, open_landing
+    from panro.extract.discover import listing_for_run
 
     where = dirs.landing_url
-    try:
-        fs, root = open_landing(where)
-        found, _ = discover(fs, root, load_contracts())
+    try:   # extraction reuses this listing (one per run)
+        found, _ = listing_for_run(where, load_contracts())
     except Exception as e:
         raise Misconfigured(f"the landing {where} cannot be listed ({type(e).__name__}: {e}): "
                             "check its permissions or credentials") from e
@@ -105,5 +104,11 @@ def _check_found(dirs: DataDirs, dates: Sequence[dt.date], kind: str) -> int:
 def check(dirs: DataDirs, dates: Sequence[dt.date], kind: str, *, create: bool = False) -> None:
     """Everything a run needs before it starts; raises `Misconfigured` naming the first thing missing.
     The landing is checked first: a run that cannot start creates no data directory."""
-    check_landing(dirs, dates, kind)
-    check_data_dir(dirs, create=create)
+    from panro.extract.discover import forget_listings
+
+    try:
+        check_landing(dirs, dates, kind)
+        check_data_dir(dirs, create=create)
+    except Misconfigured:
+        forget_listings()   # a run that does not start leaves no listing for the next one
+        raise

@@ -42,9 +42,11 @@ def _stderr() -> Any:
 _live: Any = None   # the rich Progress on screen, if any: lines are printed above it
 
 
-def _emit(text: str, stream: Any) -> None:
-    # partners' text (file names, headers, reasons) may hold control characters: shown, never obeyed
-    text = "\n".join(safe(line) for line in text.split("\n"))
+def _emit(text: str, stream: Any, *, block: bool = False) -> None:
+    # partners' text (file names, headers, reasons) may hold control characters: shown, never obeyed.
+    # A message is one line: a newline inside it is shown as `\n` (a delivered name cannot forge a line);
+    # only `out`, which prints blocks panro drew itself (tables, the demo's summary), keeps its newlines.
+    text = "\n".join(safe(line) for line in text.split("\n")) if block else safe(text)
     if _live is not None and stream is sys.stderr:
         _live.console.print(text, markup=False, highlight=False, emoji=False, soft_wrap=True)
     else:   # written, not print()ed: inside a flow run, Prefect's log_prints takes print() for its log
@@ -53,7 +55,7 @@ def _emit(text: str, stream: Any) -> None:
 
 
 def out(text: str = "") -> None:
-    _emit(text, sys.stdout)
+    _emit(text, sys.stdout, block=True)
 
 
 def note(text: str) -> None:
