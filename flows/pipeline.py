@@ -33,8 +33,9 @@ from prefect.utilities.annotations import quote
 from panro import gate
 from panro.extract import preflight
 from panro.extract.discover import forget_listings
-from panro.extract.extract import ExtractContext, FeedSegments, FileDone, extract
-from panro.extract.extract import extract_feed as _extract_feed
+from panro.extract.extract import extract
+from panro.extract.segments import ExtractContext, FeedSegments, FileDone
+from panro.extract.segments import extract_feed as _extract_feed
 from panro.freshness import alerts as feed_alerts
 from panro.freshness import status as freshness
 from panro.gate.checking import CheckRun, FeedCheck, FeedJob
