@@ -124,7 +124,7 @@ def warm_prefect_home(env: dict[str, str]) -> float:
     machine has after its first run; returns how long that first start took."""
     code = "from prefect import flow\nflow(name='warm-up')(lambda: None)()"
     # creating the database can outlast Prefect's 20 s wait for its temporary server on a busy machine
-    # (`panro` itself waits 90 s: PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS in panro.cli)
+    # (`panro` itself waits 90 s: PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS in panro.commands.running)
     m = run([sys.executable, "-c", code], env={**os.environ, **env, "PREFECT_LOGGING_LEVEL": "ERROR",
                                                "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120"})
     if m.returncode != 0:
@@ -341,9 +341,9 @@ def main(argv: list[str] | None = None) -> int:
 
     work = Path(tempfile.mkdtemp(prefix="panro-bench-pipeline-"))
     # no PREFECT_API_URL: the temporary server, as on a newcomer's machine (a blank one would be
-    # dropped by the CLI too: panro.cli)
+    # dropped by the CLI too: panro.commands.running)
     os.environ.pop("PREFECT_API_URL", None)
-    # as the command line sets them (panro.cli): no usage statistics; the server's telemetry service
+    # as the command line sets them (panro.commands.running): no usage statistics; the server's telemetry service
     # would also write to a fresh Prefect home's database while it is created ("database is locked")
     env = {"PREFECT_HOME": str(work / "prefect-home"), "DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     try:

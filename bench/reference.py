@@ -39,8 +39,8 @@ from bench_gate import BRN_MACRO, feed_sql  # noqa: E402
 from panro.domain.contracts import FeedContract, load_contracts  # noqa: E402
 from panro.extract.checksum import sha256_hex  # noqa: E402
 from panro.extract.errors import BadFile  # noqa: E402
-from panro.extract.extract import with_lineage  # noqa: E402
 from panro.extract.readers import decode  # noqa: E402
+from panro.extract.segments import with_lineage  # noqa: E402
 from panro.lake.batches import raw_schema  # noqa: E402
 from panro.settings import DataDirs  # noqa: E402
 from panro.transform.build import run_dbt  # noqa: E402

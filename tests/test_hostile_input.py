@@ -291,7 +291,8 @@ def test_a_symlink_that_stays_inside_the_landing_is_followed(dirs: DataDirs) -> 
 
 def test_an_unreadable_file_fails_that_file_not_the_night(dirs: DataDirs) -> None:
     """The file is found, then cannot be read (gone, or no permission for the pipeline's user)."""
-    from panro.extract.extract import extract_segment, plan
+    from panro.extract.planning import plan
+    from panro.extract.segments import extract_segment
     from panro.lake.ledger import Ledger
 
     unreadable = deliver(dirs, "kt/kdeal_orders", DAY)

@@ -1,6 +1,10 @@
-"""Extraction into the raw zone: landing files → raw batches (Parquet) + ledger (see extract.py)."""
+"""Extraction into the raw zone: landing files → raw batches (Parquet) + ledger.
 
-from panro.extract.extract import extract, today_kst, with_lineage
+`extract.py` runs it: `planning.py` selects the files, `segments.py` decodes and writes them.
+"""
+
+from panro.extract.extract import extract
 from panro.extract.report import ExtractReport, FileResult
+from panro.extract.segments import today_kst, with_lineage
 
 __all__ = ["ExtractReport", "FileResult", "extract", "today_kst", "with_lineage"]

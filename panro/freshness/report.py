@@ -2,7 +2,7 @@
 how complete the figures are, which files came with a new column — plain text and Markdown lines,
 and the values of the report's section, from a run's feed statuses (the plain dicts of
 `panro.freshness.status.refresh`) and its schema drift (`panro.report.outcome.schema_drift`), for `panro.report.html`
-and `panro.cli` to place.
+and `panro.commands.running` to place.
 
 Overdue feeds come first in the report and the summary artifact; under the KPIs, each partner's
 figures that are not complete through the run's business date say so ("요기요 sales complete through

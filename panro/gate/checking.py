@@ -13,7 +13,7 @@ rows first; an expectation that found some is run again for their positions in t
 A feed's check is a unit of work of its own (`check`: a `FeedJob` in, a `FeedCheck` out — each
 batch's failures at positions in the batch, no rows), which runs wherever the caller sends it: two
 threads of this process by default (`in_threads`), or the flow's task runner (threads, processes, a
-Dask cluster: flows/pipeline.py). Great Expectations is imported only where a check runs.
+Dask cluster: flows/stages.py). Great Expectations is imported only where a check runs.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Where a run's units of work run: one of Prefect's task runners, chosen by configuration.
 
-The flows map two kinds of unit over a task runner (flows/pipeline.py): extraction's segments (a
+The flows map two kinds of unit over a task runner (flows/stages.py): extraction's segments (a
 feed's landing files, decoded and written as one raw file) and the gate's feeds (a feed's pending
 batches, checked with GX); the Data Docs render as one more task. Everything else (the ledger, the
 decisions, the publication, dbt) stays in the flow's process.

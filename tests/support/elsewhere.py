@@ -10,7 +10,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from typing import Any
 
-from panro.extract.extract import ExtractContext, FeedRunner, FeedSegments, FileDone, extract_feed
+from panro.extract.extract import FeedRunner
+from panro.extract.segments import ExtractContext, FeedSegments, FileDone, extract_feed
 from panro.gate.checking import CheckRun, FeedCheck, FeedChecker, FeedJob, check
 
 
