@@ -41,6 +41,8 @@ WORKERS = _int("PANRO_WORKERS", CORES)
 SEGMENT_FILES = _int("PANRO_SEGMENT_FILES", 32)
 #: ... and this many delivered bytes
 SEGMENT_BYTES = _int("PANRO_SEGMENT_MB", 16) * 1024 * 1024
+#: rows of one feed's batches the gate validates in one GX frame at most (a bigger batch stands alone)
+VALIDATION_ROWS = _int("PANRO_VALIDATION_ROWS", 400_000)
 #: ledger rows the extraction writes per transaction
 LEDGER_FLUSH_ROWS = _int("PANRO_LEDGER_FLUSH_ROWS", 200)
 #: models and tests dbt runs at once; DuckDB gets each of them a share of the cores

@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from panro import settings
 from panro.domain.contracts import FeedContract
 from panro.gate.outcomes import BatchAudit
 from panro.lake import storage
@@ -92,8 +93,8 @@ def pandas_frame(table: pa.Table) -> pd.DataFrame:
 
 # GX validates a pandas frame; a backfill's biggest feed (요기요 orders, 1.2M rows) as one frame, two feeds
 # at a time, took the whole pipeline past 3 GB. Whole batches are grouped into frames of at most this many
-# rows instead: a few more validations, a bounded peak.
-MAX_ROWS_PER_VALIDATION = 400_000
+# rows instead (panro.settings.VALIDATION_ROWS): a few more validations, a bounded peak.
+MAX_ROWS_PER_VALIDATION = settings.VALIDATION_ROWS
 
 
 def validation_chunks(members: list[BatchAudit], limit: int) -> list[list[BatchAudit]]:
