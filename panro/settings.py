@@ -47,6 +47,8 @@ VALIDATION_ROWS = _int("PANRO_VALIDATION_ROWS", 400_000)
 LEDGER_FLUSH_ROWS = _int("PANRO_LEDGER_FLUSH_ROWS", 200)
 #: models and tests dbt runs at once; DuckDB gets each of them a share of the cores
 DBT_THREADS = _int("PANRO_DBT_THREADS", 2)
+#: megabytes DuckDB may hold under dbt before it spills to disk (its own default is 80 % of the machine)
+DBT_MEMORY_MB = _int("PANRO_DBT_MEMORY_MB", 2000)
 
 
 @dataclass(frozen=True)

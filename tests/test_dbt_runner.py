@@ -53,3 +53,15 @@ def test_dbts_duckdb_runs_with_the_threads_panro_gives_it(dirs: DataDirs, monkey
                                          "--output", "json"])
     assert result.success, result.exception
     assert [int(v) for v in result.result.results[0].agate_table.columns["threads"]] == [4]
+
+
+def test_dbts_duckdb_holds_at_most_the_memory_panro_gives_it_then_spills(
+        dirs: DataDirs, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DuckDB's own default is 80 % of the machine; under dbt it gets PANRO_DBT_MEMORY_MB (a scale-4 year's
+    build held 2.8 GB without it, bench/bench_pipeline.py)."""
+    monkeypatch.setattr(settings, "DBT_MEMORY_MB", 768)
+    result, _ = transform._invoke(dirs, ["show", "--inline", "select current_setting('memory_limit') as memory_limit",
+                                         "--output", "json"])
+    assert result.success, result.exception
+    (limit,) = result.result.results[0].agate_table.columns["memory_limit"]
+    assert limit == "732.4 MiB"   # 768 MB, shown by DuckDB in MiB

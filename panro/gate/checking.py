@@ -101,7 +101,7 @@ class FeedJob:
 
 def check_feed(gxr: GxRun, con: duckdb.DuckDBPyConnection, job: FeedJob) -> list[BatchAudit]:
     """Validate one feed's pending batches. Each audit comes back on its own: its failures at
-    positions in its batch, its rows (when they could be read) as a table of their own."""
+    positions in its batch, no rows (each frame's rows are let go once it is validated)."""
     audits = [BatchAudit(b, job.contract) for b in job.batches]
     cursor = con.cursor()
     try:
@@ -226,6 +226,10 @@ class _FeedAudit:
                 table, chunk = attach(chunk, read_union(self.con, chunk))
                 self._validate_rows(chunk, table, label if part == 0 else f"{label}-{part}",
                                     schema_failed=bool(mistyped))
+                del table
+                for a in chunk:   # its failures at positions in the batch; its rows let go with the frame,
+                    detach(a)     # so that a feed's peak is one frame's, not the feed's
+                    a.table = None
         self._validate_batches(readable)
 
     def _mistyped(self, schema: pa.Schema) -> list[str]:

@@ -125,6 +125,7 @@ def dbt_env(dirs: DataDirs) -> dict[str, str]:
         "DO_NOT_TRACK": "1",
         "PANRO_DBT_THREADS": str(settings.DBT_THREADS),
         "PANRO_DUCKDB_THREADS": str(duckdb_threads()),
+        "PANRO_DUCKDB_MEMORY": f"{settings.DBT_MEMORY_MB}MB",
     }
 
 
