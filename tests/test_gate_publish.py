@@ -12,6 +12,7 @@ import pytest
 
 from panro.domain.contracts import contract_for, load_contracts
 from panro.gate import audit, published_state
+from panro.gate.reading import validation_chunks
 from panro.gate.state import published_file
 from panro.lake.batches import SCHEMA_FILE, published_dir, raw_schema, read_batch
 from panro.lake.ledger import Ledger
@@ -239,10 +240,19 @@ def test_a_feed_validated_in_several_frames_gets_the_same_decisions(dirs: DataDi
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """Big backfills are validated in frames of whole batches (bounded memory); batches never straddle frames
     and each keeps its own outcome and rows."""
-    from panro.gate import wap
+    from panro import settings
+    from panro.gate import checking
     from tests.support.raw import invalid_brn
 
-    monkeypatch.setattr(wap, "MAX_ROWS_PER_VALIDATION", 250)  # 150-row batches: one frame each
+    monkeypatch.setattr(settings, "VALIDATION_ROWS", 250)  # 150-row batches: one frame each
+    frames: list[int] = []
+
+    def chunks(members, limit):
+        made = validation_chunks(members, limit)
+        frames.extend(len(c) for c in made)
+        return made
+
+    monkeypatch.setattr(checking, "validation_chunks", chunks)
     days = [D + dt.timedelta(days=i) for i in range(3)]
     for i, day in enumerate(days):
         rows = clean_rows("yogiyo/orders", 150, day, start=1000 * i)
@@ -262,6 +272,11 @@ def test_a_feed_validated_in_several_frames_gets_the_same_decisions(dirs: DataDi
         c.file_name(days[2]): ("quarantined", 0, 0, 150),
     }
     assert report.reconciled
+    assert frames == [1, 1, 1]                                        # three frames, a batch each
+    # the row rejected in the second frame is the bad one: positions count from its own batch's first row
+    second = ledger.get(next(b.batch_id for b in report.batches if b.file_name == c.file_name(days[1])))
+    kept = read_batch(published_file(dirs, c, second), second.batch_id).column("biz_reg_no").to_pylist()
+    assert len(kept) == 149 and invalid_brn(5) not in kept
 
 
 def test_each_gate_run_is_checked_afresh_even_under_the_same_run_id(dirs: DataDirs, ledger: Ledger) -> None:

@@ -22,10 +22,6 @@ PANRO = Path(__file__).resolve().parents[1] / "panro"
 FLOWS = PANRO.parent / "flows"   # the Prefect flows: `panro run` runs them, they call into panro
 MAX_LINES = 400
 
-# Modules over MAX_LINES still to split: printed by the test, never failing it. Empty since issue 29's
-# splits; a module not on it that grows past MAX_LINES fails the test.
-KNOWN_LONG: set[str] = set()
-
 
 def module_names(*roots: Path) -> dict[str, Path]:
     """`panro.gate.wap` → its file, for every module and package under `roots` (packages' folders)."""
@@ -207,16 +203,8 @@ def module_lengths(root: Path) -> dict[str, int]:
             for path in sorted(root.rglob("*.py"))}
 
 
-def test_no_module_of_panro_or_flows_is_over_400_lines(capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_module_of_panro_or_flows_is_over_400_lines() -> None:
     lengths = module_lengths(PANRO) | module_lengths(FLOWS)
     assert lengths, "no module found: the test is broken"
     assert "flows/pipeline.py" in lengths, "flows/ not measured: the test is broken"
-    long = {name: n for name, n in lengths.items() if n > MAX_LINES}
-    known = {name: n for name, n in long.items() if name in KNOWN_LONG}
-    with capsys.disabled():
-        for name, n in sorted(known.items(), key=lambda kv: -kv[1]):
-            print(f"\nknown long module, still to split: {name} ({n} lines > {MAX_LINES})", end="")
-        for name in sorted(KNOWN_LONG - set(long)):
-            print(f"\n{name} is no longer over {MAX_LINES} lines: take it off KNOWN_LONG", end="")
-        print()
-    assert {name: n for name, n in long.items() if name not in KNOWN_LONG} == {}
+    assert {name: n for name, n in lengths.items() if n > MAX_LINES} == {}

@@ -92,7 +92,7 @@ class FeedJob:
     batches: tuple[Batch, ...]
     published: dict[dt.date, int]    # rows per business date of the feed's published deliveries
     today: dt.date
-    max_rows: int                    # rows per GX validation at most (MAX_ROWS_PER_VALIDATION)
+    max_rows: int                    # rows per GX validation at most (panro.settings.VALIDATION_ROWS)
 
     @property
     def rows(self) -> int:
@@ -109,7 +109,7 @@ def check_feed(gxr: GxRun, con: duckdb.DuckDBPyConnection, job: FeedJob) -> list
     finally:
         cursor.close()
     for a in audits:
-        detach(a)
+        detach(a)   # failures at positions in its own batch
     return audits
 
 
@@ -153,8 +153,8 @@ def check(run: CheckRun, job: FeedJob) -> FeedCheck:
     finally:
         con.close()
         gxr.close()
-    for a in audits:
-        a.table = None    # the run's process reads again the few batches whose rows it needs
+    # no rows come back (`check_feed` let each frame's go): the run's process reads again the few
+    # batches whose rows it needs
     return FeedCheck(job.contract.name, audits, suites, results, round(time.perf_counter() - started, 3))
 
 
@@ -227,8 +227,7 @@ class _FeedAudit:
                 self._validate_rows(chunk, table, label if part == 0 else f"{label}-{part}",
                                     schema_failed=bool(mistyped))
                 del table
-                for a in chunk:   # its failures at positions in the batch; its rows let go with the frame,
-                    detach(a)     # so that a feed's peak is one frame's, not the feed's
+                for a in chunk:   # its rows let go with the frame: a feed's peak is one frame's, not the feed's
                     a.table = None
         self._validate_batches(readable)
 

@@ -1,6 +1,6 @@
 """Reading pending batches for the gate: a feed's batches of one schema read in one go (DuckDB over
 their raw Parquet files, only their own rows of a file holding several), each batch's rows found as a
-run of the union by `_batch_id` (`attach`), grouped into frames of at most `MAX_ROWS_PER_VALIDATION`
+run of the union by `_batch_id` (`attach`), grouped into frames of at most `panro.settings.VALIDATION_ROWS`
 rows (`validation_chunks`), handed to GX as a pandas frame (`pandas_frame`); and, after a check, a
 batch's own rows again (`detach`, `read_rows`).
 """
@@ -15,7 +15,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from panro import settings
 from panro.domain.contracts import FeedContract
 from panro.gate.outcomes import BatchAudit
 from panro.lake import storage
@@ -89,12 +88,6 @@ def pandas_frame(table: pa.Table) -> pd.DataFrame:
             table = table.set_column(table.column_names.index(name), name,
                                      pc.dictionary_encode(table.column(name)))
     return table.to_pandas(date_as_object=False, split_blocks=True, self_destruct=False)
-
-
-# GX validates a pandas frame; a backfill's biggest feed (요기요 orders, 1.2M rows) as one frame, two feeds
-# at a time, took the whole pipeline past 3 GB. Whole batches are grouped into frames of at most this many
-# rows instead (panro.settings.VALIDATION_ROWS): a few more validations, a bounded peak.
-MAX_ROWS_PER_VALIDATION = settings.VALIDATION_ROWS
 
 
 def validation_chunks(members: list[BatchAudit], limit: int) -> list[list[BatchAudit]]:

@@ -24,13 +24,14 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from panro import settings
 from panro.domain.contracts import FeedContract, load_contracts
 from panro.gate.applying import apply_decisions
 from panro.gate.checking import CheckRun, FeedChecker, FeedJob, in_threads
 from panro.gate.deciding import Decision, decide
 from panro.gate.docs import DocsJob
 from panro.gate.outcomes import BatchAudit, BatchOutcome, GateReport
-from panro.gate.reading import MAX_ROWS_PER_VALIDATION, read_rows
+from panro.gate.reading import read_rows
 from panro.gate.state import write_index
 from panro.lake.batches import ensure_published_schemas
 from panro.lake.ledger import Batch, Ledger, now_utc
@@ -96,7 +97,7 @@ def audit(dirs: DataDirs, ledger: Ledger, *, run_id: str, contracts: tuple[FeedC
                                         [f"{feed} {b.file_name} — no contract for feed {feed}"], []))
             continue
         jobs.append(FeedJob(contract, tuple(batches), _published_history(ledger, contract), today,
-                            MAX_ROWS_PER_VALIDATION))
+                            settings.VALIDATION_ROWS))
     jobs.sort(key=lambda j: -j.rows)   # biggest feeds first, so the workers finish together
 
     def settle(decided: list[Decision]) -> list[BatchOutcome]:
