@@ -60,3 +60,26 @@ def test_a_memory_landing_knows_unchanged_and_changed_files(memory_dirs: DataDir
     assert same.batch_id == first.batch_id != changed.batch_id
     assert changed.rows == 1
     assert read_back(memory_dirs, "yogiyo", "coupons", name) != original  # only the partner wrote it
+
+
+def test_a_run_lists_its_landing_once_and_the_next_run_lists_it_afresh(memory_dirs: DataDirs) -> None:
+    """The command line's check, the flow's check and extraction share one listing (issue 24); a file
+    delivered after it is the next run's, and a run that ended early leaves nothing behind."""
+    from panro.domain.contracts import load_contracts
+    from panro.extract.discover import forget_listings, listing_for_run
+
+    url, contracts = memory_dirs.landing_url, load_contracts()
+    deliver(memory_dirs, "yogiyo/coupons", DAY)
+    checked, _ = listing_for_run(url, contracts)                     # the command line's check
+    deliver(memory_dirs, "yogiyo/coupons", DAY + dt.timedelta(days=1))
+    assert listing_for_run(url, contracts)[0] == checked             # the flow's check: the same listing
+    report = extract(memory_dirs, [DAY, DAY + dt.timedelta(days=1)], today=TODAY)
+    assert [f.business_date for f in report.extracted] == [DAY]      # extraction took it, as checked
+    [late] = extract(memory_dirs, [DAY, DAY + dt.timedelta(days=1)], today=TODAY).extracted
+    assert late.business_date == DAY + dt.timedelta(days=1)          # the next run lists afresh
+
+    deliver(memory_dirs, "yogiyo/coupons", DAY + dt.timedelta(days=2))
+    assert len(listing_for_run(url, contracts)[0]) == 3              # a check, then the run stops early
+    forget_listings()
+    deliver(memory_dirs, "yogiyo/coupons", DAY + dt.timedelta(days=3))
+    assert len(listing_for_run(url, contracts, take=True)[0]) == 4

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -272,8 +273,6 @@ def listing_for_run(url: str, contracts: list[FeedContract], *, take: bool = Fal
                     ) -> tuple[list[LandingFile], list[UnmatchedFile]]:
     """`discover` of the landing at `url`, listed once per run: the listing this run made already, if
     any (`take`: extraction's, the last use, which removes it), else a new one (kept unless `take`)."""
-    import time
-
     key = _listing_key(url, contracts)
     kept = _kept.pop(key, None) if take else _kept.get(key)
     if kept is not None and time.monotonic() - kept[0] <= _KEPT_SECONDS:
