@@ -25,8 +25,8 @@ from panro.publish.warehouse import publish
 from panro.report import html as report
 from panro.report.outcome import RunOutcome
 from panro.settings import DataDirs
-from panro.transform import build as transform
 from panro.transform import failures as dbt_failures
+from panro.transform import rebuild
 
 
 class TransformFailed(RuntimeError):
@@ -93,12 +93,13 @@ def feed_freshness(dirs: DataDirs, ledger: Ledger, run_date: dt.date) -> list[di
 
 @task(name="transform", cache_policy=NO_CACHE, timeout_seconds=3600)
 def build_marts(dirs: DataDirs) -> Any:
-    """dbt build (models and data tests) into the private work warehouse: incremental, or in full
-    after the dbt project changed (panro.transform.build.build_for_run), with dbt's runner in this process.
+    """dbt build (models and data tests) into the private work warehouse: incremental, in full after
+    the dbt project changed, only the feed status after a night with nothing new published
+    (panro.transform.rebuild), with dbt's runner in this process.
 
     dbt's unit tests check the SQL logic, not the night's data: they run in the test suite, not here."""
     log = get_run_logger()
-    result = transform.build_for_run(dirs)
+    result = rebuild.build_for_run(dirs)
     models = [dict(r) for r in result.results]
     if not result.success:
         failed = dbt_failures.trace(dirs.work_warehouse, result.failed_nodes)
@@ -124,6 +125,6 @@ def report_run(dirs: DataDirs, outcome: RunOutcome) -> None:
     """Prefect artifacts (batches table, KPI summary) and the HTML report under reports/, then dbt docs
     when the dbt project changed (not at the same time: both open the work warehouse)."""
     report.write(dirs, outcome)
-    generated = transform.refresh_docs(dirs) if outcome.published else None
+    generated = rebuild.refresh_docs(dirs) if outcome.published else None
     if generated is not None and not generated.success:
         get_run_logger().warning("dbt docs could not be generated: %s", generated.summary())

@@ -20,7 +20,8 @@ import pytest
 from panro.domain.contracts import contract_for
 from panro.lake.batches import INDEX_FILE
 from panro.settings import DataDirs
-from panro.transform.build import build_for_run, project_fingerprint, run_dbt
+from panro.transform.build import run_dbt
+from panro.transform.rebuild import build_for_run, project_fingerprint
 from tests.support.published import (
     M,
     dashed,

@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from panro.settings import DataDirs
-from panro.transform.build import DbtRun, docs_generate, refresh_docs, run_dbt
+from panro.transform.build import DbtRun, docs_generate, run_dbt
+from panro.transform.rebuild import refresh_docs
 from tests.support.dbt_docs import assert_docs_carry_compiled_sql_and_catalog
 from tests.support.published import M, warehouse_rows, write_published, write_small_delivery
 

@@ -13,7 +13,8 @@ import pytest
 from panro import settings
 from panro.settings import DataDirs
 from panro.transform import build as transform
-from panro.transform.build import build_for_run, duckdb_threads, parse_ahead, project_fingerprint
+from panro.transform.build import duckdb_threads, parse_ahead
+from panro.transform.rebuild import build_for_run, project_fingerprint
 from tests.support.published import warehouse_rows, write_small_delivery
 
 

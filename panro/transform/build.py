@@ -10,7 +10,6 @@ A run parses the project ahead, on a thread, while its extraction and gate run (
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -157,6 +156,10 @@ def _close_duckdb() -> None:
         env.close()
     finally:
         DuckDBConnectionManager.close_all_connections()
+
+
+#: in the work folder: what the last successful build of a run was built from (panro.transform.rebuild)
+BUILT_FROM = "built_from.fingerprint"
 
 
 def _paths(dirs: DataDirs) -> dict[str, Path]:
@@ -308,6 +311,9 @@ def run_dbt(
     if vars:
         args += ["--vars", json.dumps(vars, default=str)]
     dirs.work_warehouse.parent.mkdir(parents=True, exist_ok=True)
+    # whatever this command changes in the work warehouse, a later run must not take it for the
+    # last build's (panro.transform.rebuild writes it again after a run's successful build)
+    (dirs.work / BUILT_FROM).unlink(missing_ok=True)
     # every contracted feed must be readable, delivered or not (its zero-row _schema.parquet), and the
     # feeds' status too (a run writes its own before dbt builds: panro.freshness.status)
     ensure_published_schemas(dirs, load_contracts())
@@ -337,45 +343,4 @@ def docs_generate(dirs: DataDirs, target_dir: Path | str, *, after_build: bool =
         src = source / name
         if src.exists():
             (target_dir / copy).write_bytes(src.read_bytes())
-    return run
-
-
-def project_fingerprint() -> str:
-    """A hash of the dbt project's own files: the docs only change when these do."""
-    digest = hashlib.sha256()
-    for path in sorted(DBT_PROJECT_DIR.rglob("*")):
-        if path.is_file() and path.suffix in {".sql", ".yml", ".yaml", ".csv", ".md"} and "target" not in path.parts:
-            digest.update(str(path.relative_to(DBT_PROJECT_DIR)).encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
-def build_for_run(dirs: DataDirs) -> DbtRun:
-    """A run's `dbt build` (models and data tests; unit tests belong to the test suite).
-
-    Incremental, except after the dbt project changed since the last successful build: then every
-    table is rebuilt from the published batches (--full-refresh), so tables written by the old
-    models never meet the new ones (a new column, a changed rule). The first build is a full one.
-    """
-    stamp = dirs.work / "built_with.fingerprint"
-    fingerprint = project_fingerprint()
-    full = not (stamp.exists() and stamp.read_text() == fingerprint)
-    run = run_dbt(dirs, "build", exclude="resource_type:unit_test", full_refresh=full)
-    if run.success:
-        stamp.write_text(fingerprint)
-    return run
-
-
-def refresh_docs(dirs: DataDirs) -> DbtRun | None:
-    """`dbt docs` under reports/dbt_docs/, regenerated only when the project changed (it costs seconds).
-
-    Called right after a run's successful build: the docs reuse that build's compiled SQL."""
-    target = dirs.reports / "dbt_docs"
-    stamp = target / ".fingerprint"
-    fingerprint = project_fingerprint()
-    if (target / "index.html").exists() and stamp.exists() and stamp.read_text() == fingerprint:
-        return None
-    run = docs_generate(dirs, target, after_build=True)
-    if run.success:
-        stamp.write_text(fingerprint)
     return run

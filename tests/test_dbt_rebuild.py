@@ -1,0 +1,136 @@
+"""How much of the dbt project a run's build rebuilds (panro.transform.rebuild, decision 0032).
+
+A night with nothing new published builds only the feed status and what depends on it, and leaves
+the warehouse a whole build leaves. Anything published, replaced or held since the last successful
+build brings every model back, and so do a failed build, any other dbt command, and a published
+zone without an index: the record of what the last build read is written by a successful build only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from panro.domain.contracts import load_contracts
+from panro.freshness.status import FeedStatus, write_status
+from panro.lake.batches import INDEX_FILE
+from panro.settings import DataDirs
+from panro.transform.build import BUILT_FROM, DbtRun, run_dbt
+from panro.transform.rebuild import build_for_run
+from tests.support.published import (
+    M,
+    dashed,
+    index_published,
+    warehouse_rows,
+    warehouse_snapshot,
+    write_published,
+    write_small_delivery,
+)
+
+pytestmark = pytest.mark.slow(minutes=2)
+
+LATE = "KDEAL_ORDER_20230511.csv"
+
+
+def _order(no: str) -> dict:
+    return {"주문번호": no, "사업자등록번호": dashed(M[6]), "주문일시": "2023-05-11 10:00:00", "주문금액": "9,000",
+            "할인금액": "0", "쿠폰번호": None, "주문상태": "결제완료"}
+
+
+def _night(dirs: DataDirs, run_date: dt.date) -> None:
+    """The feed status a run writes before its build: every feed last delivered 2023-05-10, as of `run_date`."""
+    last = dt.date(2023, 5, 10)
+    statuses = []
+    for c in load_contracts():
+        days = (run_date - last).days
+        overdue = days > c.freshness.overdue_after_days
+        statuses.append(FeedStatus(c.partner, c.feed, c.freshness.cadence, c.freshness.overdue_after_days,
+                                   c.figures, last, None, 0, run_date, days, "overdue" if overdue else "fresh",
+                                   last))
+    write_status(dirs, statuses)
+
+
+def _delivered(root: Path, name: str) -> DataDirs:
+    dirs = DataDirs.from_env(root / name)
+    write_small_delivery(dirs)
+    index_published(dirs)
+    return dirs
+
+
+def _built(run: DbtRun) -> set[str]:
+    assert run.success, run.summary()
+    return {str(r["name"]) for r in run.results if r["resource_type"] == "model"}
+
+
+def test_a_night_with_nothing_new_builds_only_the_status_and_leaves_what_a_whole_build_leaves(tmp_path: Path) -> None:
+    night = _delivered(tmp_path, "night")
+    _night(night, dt.date(2023, 5, 11))
+    whole_models = _built(build_for_run(night))
+    assert {"stg_yogiyo__orders", "mart_daily_sales", "mart_feed_status"} <= whole_models
+    fresh = warehouse_rows(night.work_warehouse, "marts.mart_feed_status")
+
+    _night(night, dt.date(2023, 6, 30))          # weeks later, nothing delivered since: feeds overdue
+    quiet = build_for_run(night)
+    assert _built(quiet) == {"stg_panro__feed_status", "int_partner_figures_completeness", "mart_feed_status",
+                             "mart_festival_sales", "mart_program_kpis", "mart_support_outcomes"}
+    assert quiet.nodes < 40                     # and their data tests
+    overdue = warehouse_rows(night.work_warehouse, "marts.mart_feed_status")
+    assert overdue != fresh and "overdue" in {v for row in overdue for v in row}
+
+    whole = _delivered(tmp_path, "whole")         # the same zone and status, built in one whole build
+    _night(whole, dt.date(2023, 6, 30))
+    assert len(_built(build_for_run(whole))) == len(whole_models)
+    assert warehouse_snapshot(night.work_warehouse) == warehouse_snapshot(whole.work_warehouse)
+
+
+def test_a_batch_published_or_held_another_dbt_command_or_no_index_bring_every_model_back(tmp_path: Path) -> None:
+    dirs = _delivered(tmp_path, "data")
+    everything = _built(build_for_run(dirs))
+
+    write_published(dirs, "kt/kdeal_orders", LATE, [_order("O9")])
+    index_published(dirs)                         # the gate published a late file
+    assert _built(build_for_run(dirs)) == everything
+    assert "O9" in {r[0] for r in warehouse_rows(dirs.work_warehouse, "staging.stg_kt__kdeal_orders")}
+
+    late = next(b for b in warehouse_rows(dirs.work_warehouse, "staging.stg_kt__kdeal_orders")
+                if b[0] == "O9")
+    batch = next(v for v in late if isinstance(v, str) and v.startswith("kt/kdeal_orders/"))
+    index_published(dirs, leave_out=[batch])      # an operator held it back
+    assert _built(build_for_run(dirs)) == everything
+    assert "O9" not in {r[0] for r in warehouse_rows(dirs.work_warehouse, "staging.stg_kt__kdeal_orders")}
+
+    assert (dirs.work / BUILT_FROM).exists()
+    assert run_dbt(dirs, "run", select="mart_daily_sales").success   # any other dbt command
+    assert not (dirs.work / BUILT_FROM).exists()
+    assert _built(build_for_run(dirs)) == everything
+
+    (dirs.published / INDEX_FILE).unlink()        # staging scans the zone: nothing says what changed
+    assert _built(build_for_run(dirs)) == everything
+    assert not (dirs.work / BUILT_FROM).exists()
+
+
+def test_after_a_failed_build_the_zone_it_started_from_is_built_whole_again(tmp_path: Path) -> None:
+    """The trap: a build that failed had written some of a bad batch's rows; holding the batch gives
+    back the index of the last good build, and only a whole build takes those rows out again."""
+    dirs = _delivered(tmp_path, "data")
+    everything = _built(build_for_run(dirs))
+    good = warehouse_snapshot(dirs.work_warehouse)
+
+    write_published(dirs, "kt/kdeal_orders", LATE, [_order("O9"), _order("O9")])   # one order twice
+    index_published(dirs)
+    failed = build_for_run(dirs)
+    assert not failed.success
+    assert not (dirs.work / BUILT_FROM).exists()
+    batch = next(p for p in (dirs.published / "kt" / "kdeal_orders").glob(f"{LATE}*.parquet"))
+    index_published(dirs, leave_out=_batches_in(batch))
+
+    assert _built(build_for_run(dirs)) == everything
+    assert warehouse_snapshot(dirs.work_warehouse) == good
+
+
+def _batches_in(path: Path) -> list[str]:
+    import pyarrow.parquet as pq
+
+    return sorted(set(pq.read_table(path, columns=["_batch_id"]).column("_batch_id").to_pylist()))
