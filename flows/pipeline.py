@@ -24,7 +24,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.context import get_run_context
 from prefect.states import Completed, Failed
-from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
+from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner
 
 from flows.stages import (
     announce,
@@ -37,7 +37,6 @@ from flows.stages import (
     transform_marts,
 )
 from flows.tasks import feed_freshness
-from panro import gate
 from panro.extract import preflight
 from panro.extract.discover import forget_listings
 from panro.lake.ledger import Ledger
@@ -80,13 +79,14 @@ def run_pipeline(dirs: DataDirs, dates: list[dt.date], kind: str, *, dask_addres
     log = get_run_logger()
     owner_only()   # what the run writes under the data directory is the pipeline's alone (PANRO_UMASK)
     run_id = _run_id()
-    preflight.check(dirs, dates, kind, create=init or kind == "backfill")
+    size = preflight.check(dirs, dates, kind, create=init or kind == "backfill")
     outcome = RunOutcome(run_id, kind, (min(dates), max(dates)), dt.datetime.now(dt.UTC),
                          fail_on_overdue=fail_on_overdue)
-    runner = engines.task_runner(kind, address=dask_address, engine=engine)
-    log.info("%s run %s for %s … %s on %s (landing %s, lake %s); extraction and checks on %s", kind, run_id,
-             min(dates), max(dates), dirs.root, dirs.landing_url, dirs.lake_url or dirs.root,
-             engines.describe(kind, address=dask_address, engine=engine))
+    runner = engines.task_runner(kind, address=dask_address, engine=engine, work_bytes=size)
+    log.info("%s run %s for %s … %s on %s (landing %s, lake %s; %.1f MB dated in the run); extraction and "
+             "checks on %s", kind, run_id, min(dates), max(dates), dirs.root, dirs.landing_url,
+             dirs.lake_url or dirs.root, size / 2**20,
+             engines.describe(kind, address=dask_address, engine=engine, work_bytes=size))
     signals.progress.update(started=True, published=False)
     try:
         return _locked_run(dirs, dates, outcome, runner, run_id)
@@ -111,8 +111,6 @@ def _locked_run(dirs: DataDirs, dates: list[dt.date], outcome: RunOutcome, runne
                 engine.enter_context(runner)
                 engine.push(engines.stop_workers_when_stopped)   # before the runner waits for its work
                 engines.check_reachable(runner)
-                if isinstance(runner, ThreadPoolTaskRunner):
-                    gate.import_in_background()   # the checks run here: GX loads while the run extracts
                 ledger.start_run(run_id, outcome.kind)
                 try:
                     extracted = timed(outcome.timings, "extract",
@@ -248,7 +246,8 @@ def backfill(start: dt.date, end: dt.date, data_dir: str | None = None, landing:
             else DATA_DIR/landing.
         dask_address: Extract and check on this Dask cluster (tcp://HOST:PORT); empty: PANRO_DASK_ADDRESS,
             else this machine.
-        engine: threads or processes on this machine; empty: PANRO_ENGINE, else processes.
+        engine: threads or processes on this machine; empty: PANRO_ENGINE, else processes (threads
+            for less than PANRO_PROCESSES_MIN_MB of landing files).
         fail_on_overdue: Fail the flow run when a feed is overdue (it still publishes).
         lake: Where the raw, published and quarantine zones are (as for nightly).
     """

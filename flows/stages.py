@@ -82,6 +82,8 @@ def extract_feeds(dirs: DataDirs, dates: list[dt.date], ledger: Ledger, runner: 
     told: list[bool] = []
 
     def run_feeds(context: Any, units: list) -> Iterator[Any]:
+        if isinstance(runner, ThreadPoolTaskRunner):
+            gate.import_in_background()   # the checks will run here: GX loads while the files decode
         files = sum(_files(u) for u in units)
         progress.started("extract", f"{progress.plural(files, 'new or changed file')} of "
                          f"{progress.plural(len(units), 'feed')} to decode", total=files)

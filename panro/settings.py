@@ -37,6 +37,8 @@ def _int(name: str, default: int) -> int:
 CORES = os.cpu_count() or 2
 #: task runner workers (threads or processes) for extraction and the gate; a Dask cluster has its own
 WORKERS = _int("PANRO_WORKERS", CORES)
+#: a backfill of fewer bytes of landing files than this runs on threads, not processes (panro.runtime.engines)
+PROCESSES_MIN_BYTES = _int("PANRO_PROCESSES_MIN_MB", 16) * 1024 * 1024
 #: a feed's new files of one run written as one raw file (a segment): at most this many files ...
 SEGMENT_FILES = _int("PANRO_SEGMENT_FILES", 32)
 #: ... and this many delivered bytes

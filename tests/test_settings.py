@@ -20,15 +20,16 @@ def _read(env: dict[str, str], names: str) -> subprocess.CompletedProcess:
 def test_every_knob_is_taken_from_its_environment_variable():
     done = _read({"PANRO_WORKERS": "3", "PANRO_SEGMENT_FILES": "5", "PANRO_SEGMENT_MB": "2",
                   "PANRO_LEDGER_FLUSH_ROWS": "7", "PANRO_DBT_THREADS": "1", "PANRO_VALIDATION_ROWS": "9",
-                  "PANRO_DBT_MEMORY_MB": "512"},
+                  "PANRO_DBT_MEMORY_MB": "512", "PANRO_PROCESSES_MIN_MB": "4"},
                  "s.WORKERS, s.SEGMENT_FILES, s.SEGMENT_BYTES, s.LEDGER_FLUSH_ROWS, s.DBT_THREADS, s.VALIDATION_ROWS, "
-                 "s.DBT_MEMORY_MB")
+                 "s.DBT_MEMORY_MB, s.PROCESSES_MIN_BYTES")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["3", "5", str(2 * 1024 * 1024), "7", "1", "9", "512"]
+    assert done.stdout.split() == ["3", "5", str(2 * 1024 * 1024), "7", "1", "9", "512", str(4 * 1024 * 1024)]
 
 
 def test_the_defaults_are_the_benchmarked_ones():
     assert (settings.SEGMENT_FILES, settings.SEGMENT_BYTES, settings.DBT_THREADS) == (32, 16 * 1024 * 1024, 2)
+    assert settings.PROCESSES_MIN_BYTES == 16 * 1024 * 1024
 
 
 @pytest.mark.parametrize("value", ["many", "0", "-2", "1.5"])

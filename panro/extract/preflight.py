@@ -46,7 +46,7 @@ def window(dates: Sequence[dt.date], kind: str) -> tuple[dt.date, dt.date]:
 
 def check_landing(dirs: DataDirs, dates: Sequence[dt.date], kind: str) -> int:
     """The landing exists, can be listed, and holds some partner's file dated in the run's `window`.
-    Returns how many contracted files it holds."""
+    Returns the bytes of the files dated in it: the run's size (`panro.runtime.engines`)."""
     from panro.extract.discover import open_landing
 
     where = dirs.landing_url
@@ -80,7 +80,8 @@ def check_landing(dirs: DataDirs, dates: Sequence[dt.date], kind: str) -> int:
 
 
 def _check_found(dirs: DataDirs, dates: Sequence[dt.date], kind: str) -> int:
-    """The landing holds some partner's file dated in the run's `window` (one listing: discovery's)."""
+    """The landing holds some partner's file dated in the run's `window` (one listing: discovery's);
+    returns their bytes."""
     from panro.domain.contracts import load_contracts
     from panro.extract.discover import listing_for_run
 
@@ -98,17 +99,19 @@ def _check_found(dirs: DataDirs, dates: Sequence[dt.date], kind: str) -> int:
                 else "it holds no partner file at all")
         raise Misconfigured(f"no partner delivered any file dated {span} to the landing {where} ({held}): "
                             "check --landing (PANRO_LANDING) and the run's dates")
-    return len(found)
+    return sum(f.size for f in found if f.business_date is not None and first <= f.business_date <= last)
 
 
-def check(dirs: DataDirs, dates: Sequence[dt.date], kind: str, *, create: bool = False) -> None:
+def check(dirs: DataDirs, dates: Sequence[dt.date], kind: str, *, create: bool = False) -> int:
     """Everything a run needs before it starts; raises `Misconfigured` naming the first thing missing.
-    The landing is checked first: a run that cannot start creates no data directory."""
+    The landing is checked first: a run that cannot start creates no data directory. Returns the
+    bytes of the landing's files dated in the run's window (`check_landing`)."""
     from panro.extract.discover import forget_listings
 
     try:
-        check_landing(dirs, dates, kind)
+        size = check_landing(dirs, dates, kind)
         check_data_dir(dirs, create=create)
     except Misconfigured:
         forget_listings()   # a run that does not start leaves no listing for the next one
         raise
+    return size

@@ -13,7 +13,9 @@ decisions, the publication, dbt) stays in the flow's process.
   or `processes` (Prefect's `ProcessPoolTaskRunner`, spawned processes on this machine);
 - by default, a nightly on threads (too little work for processes to pay) and a backfill on
   processes, one per core: decoding partner files and GX's pandas validation hold the GIL, so one
-  process works on about one core.
+  process works on about one core. A backfill of less than `settings.PROCESSES_MIN_BYTES` of landing
+  files runs on threads too: a spawned worker imports panro, Prefect and GX (about 5 s of a core)
+  before its first unit, more than a second core saves on a few megabytes (decision 0032).
 """
 
 from __future__ import annotations
@@ -46,9 +48,10 @@ def dask_address(given: str | None = None) -> str | None:
     return (given or os.environ.get(DASK_ADDRESS_VAR) or "").strip() or None
 
 
-def local_engine(kind: str, given: str | None = None) -> str:
-    """`threads` or `processes`: the one given, else `PANRO_ENGINE`, else by the run's kind."""
-    engine = (given or os.environ.get(ENGINE_VAR) or "").strip() or ("processes" if kind == "backfill" else "threads")
+def local_engine(kind: str, given: str | None = None, *, work_bytes: int | None = None) -> str:
+    """`threads` or `processes`: the one given, else `PANRO_ENGINE`, else by the run's kind and size
+    (`work_bytes`: the landing files the run may decode; None: not known, taken as big)."""
+    engine = (given or os.environ.get(ENGINE_VAR) or "").strip() or _by_size(kind, work_bytes)
     if engine not in LOCAL_ENGINES:
         raise EngineUnavailable(f"unknown engine {engine!r} ({ENGINE_VAR} or the flow's `engine`): "
                                 f"expected one of {', '.join(LOCAL_ENGINES)}, or a Dask scheduler's address "
@@ -56,15 +59,24 @@ def local_engine(kind: str, given: str | None = None) -> str:
     return engine
 
 
-def describe(kind: str, *, address: str | None = None, engine: str | None = None) -> str:
+def _by_size(kind: str, work_bytes: int | None) -> str:
+    if kind != "backfill" or (work_bytes is not None and work_bytes < settings.PROCESSES_MIN_BYTES):
+        return "threads"
+    return "processes"
+
+
+def describe(kind: str, *, address: str | None = None, engine: str | None = None,
+             work_bytes: int | None = None) -> str:
     """Where a run of `kind` runs its units, in words (for the run's log)."""
     address = dask_address(address)
-    return f"the Dask cluster at {address}" if address else f"local {local_engine(kind, engine)}"
+    return f"the Dask cluster at {address}" if address else f"local {local_engine(kind, engine, work_bytes=work_bytes)}"
 
 
-def task_runner(kind: str, *, address: str | None = None, engine: str | None = None) -> TaskRunner:
-    """A new, unstarted task runner for a run of `kind` ("nightly" or "backfill"): use it as a
-    context manager around the units' `map`/`submit` calls (`connected` starts it and checks it)."""
+def task_runner(kind: str, *, address: str | None = None, engine: str | None = None,
+                work_bytes: int | None = None) -> TaskRunner:
+    """A new, unstarted task runner for a run of `kind` ("nightly" or "backfill"), of `work_bytes` of
+    landing files (`local_engine`): use it as a context manager around the units' `map`/`submit` calls
+    (`connected` starts it and checks it)."""
     address = dask_address(address)
     if address:
         if "://" not in address:
@@ -74,7 +86,7 @@ def task_runner(kind: str, *, address: str | None = None, engine: str | None = N
         return DaskTaskRunner(address=address)
     from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 
-    if local_engine(kind, engine) == "processes":
+    if local_engine(kind, engine, work_bytes=work_bytes) == "processes":
         return ProcessPoolTaskRunner(max_workers=settings.WORKERS, initializer=end_with_the_run)
     return ThreadPoolTaskRunner(max_workers=settings.WORKERS)
 
