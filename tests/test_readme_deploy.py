@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -76,8 +77,19 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> dict:
             api = f"http://127.0.0.1:{port}/api"
             yield {"code": code, "api": api, "log": log, "root": root, "reads": _read_everything(api)}
         finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(shell.pid, signal.SIGTERM)
+            _end_group(shell.pid)
+
+
+def _end_group(pgid: int) -> None:
+    """SIGTERM to the block's process group, then SIGKILL to whatever is left of it after 5 s: a Prefect
+    worker whose server is gone can spend minutes shutting down gracefully, and would outlive the run."""
+    with contextlib.suppress(ProcessLookupError):   # raised once nothing of the group is left
+        os.killpg(pgid, signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            os.killpg(pgid, 0)
+            time.sleep(0.2)
+        os.killpg(pgid, signal.SIGKILL)
 
 
 def _read_everything(api: str) -> dict:
