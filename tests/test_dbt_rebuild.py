@@ -2,13 +2,15 @@
 
 A night with nothing new published builds only the feed status and what depends on it, and leaves
 the warehouse a whole build leaves. Anything published, replaced or held since the last successful
-build brings every model back, and so do a failed build, any other dbt command, and a published
-zone without an index: the record of what the last build read is written by a successful build only.
+build brings every model back, and so do a failed build, any other dbt command, a work warehouse
+put back from a copy, and a published zone without an index: the record of what the last build read
+is written by a successful build only.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from pathlib import Path
 
 import pytest
@@ -85,12 +87,18 @@ def test_a_night_with_nothing_new_builds_only_the_status_and_leaves_what_a_whole
     assert warehouse_snapshot(night.work_warehouse) == warehouse_snapshot(whole.work_warehouse)
 
 
-def test_a_batch_published_or_held_another_dbt_command_or_no_index_bring_every_model_back(tmp_path: Path) -> None:
+def test_a_publication_a_hold_a_restored_warehouse_another_command_or_no_index_build_it_all(tmp_path: Path) -> None:
     dirs = _delivered(tmp_path, "data")
     everything = _built(build_for_run(dirs))
+    backup = tmp_path / "backup.duckdb"
+    shutil.copy2(dirs.work_warehouse, backup)
 
     write_published(dirs, "kt/kdeal_orders", LATE, [_order("O9")])
     index_published(dirs)                         # the gate published a late file
+    assert _built(build_for_run(dirs)) == everything
+    assert "O9" in {r[0] for r in warehouse_rows(dirs.work_warehouse, "staging.stg_kt__kdeal_orders")}
+
+    shutil.copy2(backup, dirs.work_warehouse)     # an operator puts back the warehouse of a night before
     assert _built(build_for_run(dirs)) == everything
     assert "O9" in {r[0] for r in warehouse_rows(dirs.work_warehouse, "staging.stg_kt__kdeal_orders")}
 

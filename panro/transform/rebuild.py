@@ -10,9 +10,10 @@
   The status changes every night (days since the last delivery, overdue), and with it
   `mart_feed_status` and the completeness the figures carry.
 
-A successful build records what it was built from (`BUILT_FROM` in the work folder); any other dbt
-command that may change the work warehouse, a failed build and a build cut short leave no record,
-so the next run rebuilds every model (decision 0032).
+A successful build records what it was built from and the work warehouse it left (`BUILT_FROM` in
+the work folder); any other dbt command that may change the work warehouse, a failed build and a
+build cut short leave no record, and a warehouse gone or put back from a copy is not the one
+recorded, so the next run rebuilds every model (decision 0032).
 """
 
 from __future__ import annotations
@@ -66,13 +67,24 @@ def _stamp(path: Path) -> str | None:
         return None
 
 
+def _built_from(inputs: str | None, dirs: DataDirs) -> str | None:
+    """The record of a build from `inputs` into the work warehouse as it is now (its size and time of
+    last change: a warehouse put back from a copy, or gone, is not the one the last build left)."""
+    try:
+        stat = dirs.work_warehouse.stat()
+    except OSError:
+        return None
+    return None if inputs is None else f"{inputs}\n{stat.st_size}:{stat.st_mtime_ns}"
+
+
 def build_for_run(dirs: DataDirs) -> DbtRun:
     """A run's `dbt build` (models and data tests; unit tests belong to the test suite), of as much
     of the project as the run needs (the module's docstring)."""
     built_with, built_from = dirs.work / BUILT_WITH, dirs.work / BUILT_FROM
     project, inputs = project_fingerprint(), inputs_fingerprint(dirs)
     full = _stamp(built_with) != project
-    status_only = not full and inputs is not None and _stamp(built_from) == inputs
+    record = _built_from(inputs, dirs)
+    status_only = not full and record is not None and _stamp(built_from) == record
     run = run_dbt(dirs, "build", select=STATUS_AND_DEPENDENTS if status_only else None,
                   exclude="resource_type:unit_test", full_refresh=full)
     if run.success and not status_only:
@@ -81,8 +93,9 @@ def build_for_run(dirs: DataDirs) -> DbtRun:
         _whole_builds.discard(dirs.work)
     if run.success:
         built_with.write_text(project)
-        if inputs is not None:
-            built_from.write_text(inputs)
+        record = _built_from(inputs, dirs)   # the warehouse as this build left it
+        if record is not None:
+            built_from.write_text(record)
     return run
 
 
