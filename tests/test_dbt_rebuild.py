@@ -13,10 +13,11 @@ import datetime as dt
 import shutil
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from panro.domain.contracts import load_contracts
-from panro.freshness.status import FeedStatus, write_status
+from panro.freshness.status import FeedStatus, judge, write_status
 from panro.lake.batches import INDEX_FILE
 from panro.settings import DataDirs
 from panro.transform.build import BUILT_FROM, DbtRun, run_dbt
@@ -44,14 +45,9 @@ def _order(no: str) -> dict:
 def _night(dirs: DataDirs, run_date: dt.date) -> None:
     """The feed status a run writes before its build: every feed last delivered 2023-05-10, as of `run_date`."""
     last = dt.date(2023, 5, 10)
-    statuses = []
-    for c in load_contracts():
-        days = (run_date - last).days
-        overdue = days > c.freshness.overdue_after_days
-        statuses.append(FeedStatus(c.partner, c.feed, c.freshness.cadence, c.freshness.overdue_after_days,
-                                   c.figures, last, None, 0, run_date, days, "overdue" if overdue else "fresh",
-                                   last))
-    write_status(dirs, statuses)
+    write_status(dirs, [FeedStatus(c.partner, c.feed, c.freshness.cadence, c.freshness.overdue_after_days,
+                                   c.figures, last, None, 0, run_date, *judge(c, last, run_date))
+                        for c in load_contracts()])
 
 
 def _delivered(root: Path, name: str) -> DataDirs:
@@ -102,10 +98,7 @@ def test_a_publication_a_hold_a_restored_warehouse_another_command_or_no_index_b
     assert _built(build_for_run(dirs)) == everything
     assert "O9" in {r[0] for r in warehouse_rows(dirs.work_warehouse, "staging.stg_kt__kdeal_orders")}
 
-    late = next(b for b in warehouse_rows(dirs.work_warehouse, "staging.stg_kt__kdeal_orders")
-                if b[0] == "O9")
-    batch = next(v for v in late if isinstance(v, str) and v.startswith("kt/kdeal_orders/"))
-    index_published(dirs, leave_out=[batch])      # an operator held it back
+    index_published(dirs, leave_out=_batches_in(_late_file(dirs)))   # an operator held it back
     assert _built(build_for_run(dirs)) == everything
     assert "O9" not in {r[0] for r in warehouse_rows(dirs.work_warehouse, "staging.stg_kt__kdeal_orders")}
 
@@ -131,14 +124,16 @@ def test_after_a_failed_build_the_zone_it_started_from_is_built_whole_again(tmp_
     failed = build_for_run(dirs)
     assert not failed.success
     assert not (dirs.work / BUILT_FROM).exists()
-    batch = next(p for p in (dirs.published / "kt" / "kdeal_orders").glob(f"{LATE}*.parquet"))
-    index_published(dirs, leave_out=_batches_in(batch))
+    index_published(dirs, leave_out=_batches_in(_late_file(dirs)))
 
     assert _built(build_for_run(dirs)) == everything
     assert warehouse_snapshot(dirs.work_warehouse) == good
 
 
-def _batches_in(path: Path) -> list[str]:
-    import pyarrow.parquet as pq
+def _late_file(dirs: DataDirs) -> Path:
+    (path,) = (dirs.published / "kt" / "kdeal_orders").glob(f"{LATE}*.parquet")
+    return path
 
+
+def _batches_in(path: Path) -> list[str]:
     return sorted(set(pq.read_table(path, columns=["_batch_id"]).column("_batch_id").to_pylist()))

@@ -168,8 +168,8 @@ def _paths(dirs: DataDirs) -> dict[str, Path]:
 
 # dbt's parsed project, kept in this process by work folder, so that a command need not parse again:
 # - `parse_ahead` leaves it for the next build (taken once);
-# - a build that started from it leaves it, with every node compiled, for a `docs generate
-#   --no-compile` right after (any other command in between drops it).
+# - a build of every node (no `--select`) that started from it leaves it, every node compiled, for a
+#   `docs generate --no-compile` right after (any other command in between drops it).
 _PARSED: dict[Path, Any] = {}
 _BUILT: dict[Path, Any] = {}
 
@@ -191,7 +191,7 @@ def _invoke(dirs: DataDirs, args: list[str]) -> tuple[Any, float]:
             result = dbtRunner(manifest=manifest).invoke(args, send_anonymous_usage_stats=False)
         finally:
             _close_duckdb()
-        if args[:1] == ["build"] and manifest is not None and result.success:
+        if args[:1] == ["build"] and "--select" not in args and manifest is not None and result.success:
             _BUILT[dirs.work] = manifest
         return result, time.perf_counter() - started
 
@@ -327,15 +327,15 @@ def docs_generate(dirs: DataDirs, target_dir: Path | str, *, after_build: bool =
     catalog inside it, which opens from file:// (dbt's usual page fetches them, which a browser refuses
     there), beside manifest.json and catalog.json for tools.
 
-    `after_build`: the last dbt command was a build of every node, whose manifest already holds
-    each node's compiled SQL; dbt then only writes the catalog (`--no-compile` leaves that
-    manifest in place) instead of compiling the whole project again (seconds)."""
+    `after_build`: called right after a build; if that build compiled every node (its manifest is
+    kept: `_BUILT`), dbt only writes the catalog (`--no-compile` leaves that manifest in place)
+    instead of compiling the whole project again (seconds)."""
     target_dir = Path(target_dir)
     target_dir.mkdir(parents=True, exist_ok=True)
     ensure_published_schemas(dirs, load_contracts())
     ensure_status(dirs)
     source = _paths(dirs)["target"]
-    reuse = after_build and (source / "manifest.json").exists()
+    reuse = after_build and dirs.work in _BUILT and (source / "manifest.json").exists()
     result, elapsed = _invoke(dirs, ["docs", "generate", "--static", *(["--no-compile"] if reuse else [])])
     run = _collect("docs generate", result, elapsed)
     for name, copy in (("static_index.html", "index.html"), ("manifest.json", "manifest.json"),

@@ -29,9 +29,6 @@ from panro.transform.build import BUILT_FROM, DbtRun, docs_generate, run_dbt
 STATUS_AND_DEPENDENTS = "source:panro.feed_status+"
 BUILT_WITH = "built_with.fingerprint"   # the dbt project the last successful build ran
 
-_whole_builds: set[Path] = set()   # work folders whose last build in this process compiled every node
-
-
 def _digest(root: Path, suffixes: set[str], *more: bytes) -> str:
     digest = hashlib.sha256()
     for path in sorted(root.rglob("*")):
@@ -87,10 +84,6 @@ def build_for_run(dirs: DataDirs) -> DbtRun:
     status_only = not full and record is not None and _stamp(built_from) == record
     run = run_dbt(dirs, "build", select=STATUS_AND_DEPENDENTS if status_only else None,
                   exclude="resource_type:unit_test", full_refresh=full)
-    if run.success and not status_only:
-        _whole_builds.add(dirs.work)
-    else:
-        _whole_builds.discard(dirs.work)
     if run.success:
         built_with.write_text(project)
         record = _built_from(inputs, dirs)   # the warehouse as this build left it
@@ -103,13 +96,13 @@ def refresh_docs(dirs: DataDirs) -> DbtRun | None:
     """`dbt docs` under reports/dbt_docs/, regenerated only when the project changed (it costs seconds).
 
     Called right after a run's successful build: the docs reuse that build's compiled SQL when it
-    compiled every node (else dbt compiles them again)."""
+    compiled every node (`docs_generate`)."""
     target = dirs.reports / "dbt_docs"
     stamp = target / ".fingerprint"
     fingerprint = project_fingerprint()
     if (target / "index.html").exists() and _stamp(stamp) == fingerprint:
         return None
-    run = docs_generate(dirs, target, after_build=dirs.work in _whole_builds)
+    run = docs_generate(dirs, target, after_build=True)
     if run.success:
         stamp.write_text(fingerprint)
     return run
