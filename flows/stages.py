@@ -136,12 +136,14 @@ def transform_marts(dirs: DataDirs, outcome: RunOutcome, checks: list[Any]) -> N
     progress.started("transform", "dbt build of the marts from the published batches")
     t0 = time.perf_counter()
     try:
-        outcome.dbt_models = build_marts(dirs, wait_for=checks)
+        built = build_marts(dirs, wait_for=checks)
     except TransformFailed as e:
         outcome.dbt_models = e.models
         progress.finished("transform", f"dbt build FAILED: {_dbt_counts(e.models)}", time.perf_counter() - t0)
         raise
-    progress.finished("transform", f"dbt build passed: {_dbt_counts(outcome.dbt_models)}", time.perf_counter() - t0)
+    outcome.dbt_models = built["models"]
+    progress.finished("transform", f"dbt build passed: {_dbt_counts(outcome.dbt_models)}; {built['scope']}",
+                      time.perf_counter() - t0)
 
 
 def _dbt_counts(models: list[dict[str, Any]]) -> str:

@@ -95,11 +95,13 @@ def feed_freshness(dirs: DataDirs, ledger: Ledger, run_date: dt.date) -> list[di
 def build_marts(dirs: DataDirs) -> Any:
     """dbt build (models and data tests) into the private work warehouse: incremental, in full after
     the dbt project changed, only the feed status after a night with nothing new published
-    (panro.transform.rebuild), with dbt's runner in this process.
+    (panro.transform.rebuild), with dbt's runner in this process. Returns each node's result and
+    why the build took as much as it did (`models`, `scope`).
 
     dbt's unit tests check the SQL logic, not the night's data: they run in the test suite, not here."""
     log = get_run_logger()
-    result = rebuild.build_for_run(dirs)
+    result, scope = rebuild.build_for_run(dirs)
+    log.info("dbt build of %s", scope.reason)
     models = [dict(r) for r in result.results]
     if not result.success:
         failed = dbt_failures.trace(dirs.work_warehouse, result.failed_nodes)
@@ -108,7 +110,7 @@ def build_marts(dirs: DataDirs) -> Any:
             log.error("%s", line)
         raise TransformFailed("dbt build failed: " + "; ".join(lines[:10]), [f.to_dict() for f in failed], models)
     log.info("dbt build passed in %.1f s", result.elapsed)
-    return models
+    return {"models": models, "scope": scope.reason}
 
 
 @task(name="publish", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30],

@@ -203,7 +203,7 @@ def test_a_run_after_the_dbt_project_changed_rebuilds_every_table(tmp_path: Path
     models no longer make) would fail an incremental build; a run's build rebuilds them in full."""
     dirs = DataDirs.from_env(tmp_path / "data")
     write_small_delivery(dirs)
-    assert build_for_run(dirs).success
+    assert build_for_run(dirs)[0].success
     stamp = dirs.work / "built_with.fingerprint"
     assert stamp.read_text() == project_fingerprint()
     with duckdb.connect(str(dirs.work_warehouse)) as con:
@@ -211,8 +211,9 @@ def test_a_run_after_the_dbt_project_changed_rebuilds_every_table(tmp_path: Path
     assert not run_dbt(dirs, "build", exclude=MODELS_ONLY).success  # incremental: schema changed
 
     stamp.write_text("the fingerprint of an older project")
-    run = build_for_run(dirs)
+    run, scope = build_for_run(dirs)
     assert run.success, run.summary()
+    assert scope.reason == "in full: the dbt project changed since the last build"
     assert stamp.read_text() == project_fingerprint()
     with duckdb.connect(str(dirs.work_warehouse)) as con:
         columns = {r[0] for r in con.execute("describe staging.stg_yogiyo__orders").fetchall()}

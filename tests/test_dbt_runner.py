@@ -24,9 +24,9 @@ def test_a_build_from_the_parse_made_ahead_gives_what_a_build_that_parses_itself
         write_small_delivery(dirs)
     assert parse_ahead(ahead)
     assert ahead.work in transform._PARSED          # the build takes it
-    from_parse = build_for_run(ahead)
+    from_parse, _ = build_for_run(ahead)
     assert ahead.work not in transform._PARSED      # taken once
-    parsed_itself = build_for_run(itself)
+    parsed_itself, _ = build_for_run(itself)
     assert from_parse.success, from_parse.summary()
     assert from_parse.statuses == parsed_itself.statuses  # every node, with the same outcome
     assert from_parse.nodes > 100

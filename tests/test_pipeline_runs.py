@@ -78,6 +78,7 @@ def test_the_same_night_run_twice_gives_identical_marts(data_dir: Path, run_panr
     second = run_panro(data_dir, "run", "--date", NIGHT)
     assert second.returncode == 0, second.stderr[-3000:]
     assert "0 batches" in second.stdout  # nothing new arrived: nothing extracted, audited or added
+    assert "only the feed status and what depends on it: nothing new published since the last build" in second.stderr
     assert marts_of(data_dir / "warehouse" / "panro.duckdb") == clean_night
 
 

@@ -123,7 +123,8 @@ def test_each_stage_says_as_it_starts_and_ends_what_it_found_and_how_long_it_too
     line(r"audit: 79 batches \([\d,]+ rows\) of 12 feeds to check …")
     line(r"audit: 79 batches: 78 published, 0 with rows rejected, 1 quarantined; [\d,]+ rows published \(.* s\)")
     line(r"transform: dbt build of the marts from the published batches …")
-    line(r"transform: dbt build passed: [\d,]+ nodes \(.*\d+ success.*\) \(.* s\)")
+    line(r"transform: dbt build passed: [\d,]+ nodes \(.*\d+ success.*\); in full: the first build of this work "
+         r"folder \(.* s\)")
     line(r"publish: \d+ tables published to .*panro\.duckdb \(.* s\)")
     line(r"report: .*latest\.html \(.* s\)")
 

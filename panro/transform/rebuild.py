@@ -19,6 +19,7 @@ recorded, so the next run rebuilds every model (decision 0032).
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 
 from panro.lake.batches import INDEX_FILE
@@ -74,22 +75,47 @@ def _built_from(inputs: str | None, dirs: DataDirs) -> str | None:
     return None if inputs is None else f"{inputs}\n{stat.st_size}:{stat.st_mtime_ns}"
 
 
-def build_for_run(dirs: DataDirs) -> DbtRun:
+@dataclass(frozen=True)
+class Scope:
+    """How much of the project a run's build rebuilds, and why (the run's progress line says so)."""
+
+    select: str | None       # dbt's `--select`; None: every model
+    full_refresh: bool
+    reason: str
+
+
+def _scope(dirs: DataDirs, project: str, inputs: str | None) -> Scope:
+    built_with = _stamp(dirs.work / BUILT_WITH)
+    if built_with is None:
+        return Scope(None, True, "in full: the first build of this work folder")
+    if built_with != project:
+        return Scope(None, True, "in full: the dbt project changed since the last build")
+    if inputs is None:
+        return Scope(None, False, "every model: the published zone has no index")
+    recorded, now = _stamp(dirs.work / BUILT_FROM), _built_from(inputs, dirs)
+    if recorded is None:
+        return Scope(None, False, "every model: the last dbt command was not a successful build")
+    if recorded.partition("\n")[0] != inputs:
+        return Scope(None, False, "every model: batches published, replaced or held since the last build")
+    if recorded != now:
+        return Scope(None, False, "every model: the work warehouse is not the one the last build left")
+    return Scope(STATUS_AND_DEPENDENTS, False, "only the feed status and what depends on it: nothing new "
+                                               "published since the last build")
+
+
+def build_for_run(dirs: DataDirs) -> tuple[DbtRun, Scope]:
     """A run's `dbt build` (models and data tests; unit tests belong to the test suite), of as much
-    of the project as the run needs (the module's docstring)."""
-    built_with, built_from = dirs.work / BUILT_WITH, dirs.work / BUILT_FROM
+    of the project as the run needs (the module's docstring), and how much that was."""
     project, inputs = project_fingerprint(), inputs_fingerprint(dirs)
-    full = _stamp(built_with) != project
-    record = _built_from(inputs, dirs)
-    status_only = not full and record is not None and _stamp(built_from) == record
-    run = run_dbt(dirs, "build", select=STATUS_AND_DEPENDENTS if status_only else None,
-                  exclude="resource_type:unit_test", full_refresh=full)
+    scope = _scope(dirs, project, inputs)
+    run = run_dbt(dirs, "build", select=scope.select, exclude="resource_type:unit_test",
+                  full_refresh=scope.full_refresh)
     if run.success:
-        built_with.write_text(project)
+        (dirs.work / BUILT_WITH).write_text(project)
         record = _built_from(inputs, dirs)   # the warehouse as this build left it
         if record is not None:
-            built_from.write_text(record)
-    return run
+            (dirs.work / BUILT_FROM).write_text(record)
+    return run, scope
 
 
 def refresh_docs(dirs: DataDirs) -> DbtRun | None:
