@@ -19,6 +19,15 @@ SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
 KST_TZ = "Asia/Seoul"
 
 
+def dbt_parse_cache() -> Path:
+    """Where the last dbt parse of the project is kept, for every data directory to start from
+    (panro.transform.parse_cache): PANRO_DBT_PARSE_CACHE, else $XDG_CACHE_HOME/panro (~/.cache/panro)."""
+    folder = os.environ.get("PANRO_DBT_PARSE_CACHE", "").strip()
+    if folder:
+        return Path(folder)
+    return Path(os.environ.get("XDG_CACHE_HOME", "").strip() or Path.home() / ".cache") / "panro"
+
+
 def _int(name: str, default: int) -> int:
     """An integer setting from the environment, or its default; a value that is not one fails loudly."""
     raw = os.environ.get(name, "").strip()

@@ -30,6 +30,7 @@ from pathlib import Path
 import pytest
 
 from panro.settings import DataDirs
+from tests.support.sharing import run_folder
 
 pytest_plugins = ["tests.support.demo", "tests.support.prefect_server", "tests.support.warehouse"]
 
@@ -62,6 +63,16 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         if mark is not None:
             weight[item.path] = max(weight.get(item.path, 0.0), float(mark.kwargs.get("minutes", 0.5)))
     session.items.sort(key=lambda item: (-weight.get(item.path, 0.0), first_seen[item.path]))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dbt_parse_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The dbt parse every data directory of this run starts from (panro.transform.parse_cache): kept in
+    the run's folder, shared by its processes and by the `panro` commands the tests start, never the
+    developer's own."""
+    folder = run_folder(tmp_path_factory) / "dbt-parse"
+    os.environ["PANRO_DBT_PARSE_CACHE"] = str(folder)
+    return folder
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -25,6 +26,16 @@ def test_every_knob_is_taken_from_its_environment_variable():
                  "s.DBT_MEMORY_MB, s.PROCESSES_MIN_BYTES")
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["3", "5", str(2 * 1024 * 1024), "7", "1", "9", "512", str(4 * 1024 * 1024)]
+
+
+def test_dbts_parse_is_kept_where_panro_dbt_parse_cache_says_else_in_the_users_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("PANRO_DBT_PARSE_CACHE", str(tmp_path / "parse"))
+    assert settings.dbt_parse_cache() == tmp_path / "parse"
+    monkeypatch.delenv("PANRO_DBT_PARSE_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert settings.dbt_parse_cache() == tmp_path / "xdg" / "panro"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert settings.dbt_parse_cache() == Path.home() / ".cache" / "panro"
 
 
 def test_the_defaults_are_the_benchmarked_ones():

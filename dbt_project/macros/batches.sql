@@ -18,8 +18,21 @@
     published files put there by hand, one batch each) they open every published file of the feed
     to find its batches. -#}
 
-{% macro published_index_path() -%}
-{{ env_var('PANRO_PUBLISHED_DIR', '../data/published') }}/_index.parquet
+{#- The published zone, in SQL: the variable panro's dbt-duckdb plugin sets on every cursor
+    (panro.transform.dbt_plugin). Not dbt's env_var: what dbt renders while parsing names no folder,
+    so one parse serves every data directory. -#}
+{% macro published_dir() -%}
+getvariable('panro_published')
+{%- endmacro %}
+
+{#- Its table of contents: a SQL expression. -#}
+{% macro published_index() -%}
+({{ published_dir() }} || '/_index.parquet')
+{%- endmacro %}
+
+{#- Its folder, as text (at run time only). -#}
+{% macro published_root() -%}
+{{ return(run_query("select " ~ published_dir()).columns[0].values()[0]) }}
 {%- endmacro %}
 
 {% macro _quoted(text) -%}
@@ -32,7 +45,7 @@
 
 {% macro has_published_index() -%}
 {%- if not execute -%}{{ return(false) }}{%- endif -%}
-{%- set found = run_query("select count(*) from glob(" ~ _quoted(published_index_path()) ~ ")") -%}
+{%- set found = run_query("select count(*) from glob(" ~ published_index() ~ ")") -%}
 {{ return(found.columns[0].values()[0] > 0) }}
 {%- endmacro %}
 
@@ -40,7 +53,7 @@
 {% macro published_batch_ids(source_name, table_name) -%}
 {%- set src = source(source_name, table_name) -%}
 {%- if has_published_index() -%}
-select batch_id as _batch_id from read_parquet({{ _quoted(published_index_path()) }})
+select batch_id as _batch_id from read_parquet({{ published_index() }})
 where feed = {{ _quoted(source_name ~ '/' ~ table_name) }}
 {%- else -%}
 select distinct _batch_id from {{ src }} where _batch_id is not null
@@ -65,9 +78,9 @@ select distinct _batch_id from {{ src }} where _batch_id is not null
     {%- endif -%}
 {%- else -%}
     {%- set feed = source_name ~ '/' ~ table_name -%}
-    {%- set root = env_var('PANRO_PUBLISHED_DIR', '../data/published') -%}
+    {%- set root = published_root() -%}
     {%- set found = run_query(
-        "select batch_id, path from read_parquet(" ~ _quoted(published_index_path()) ~ ")"
+        "select batch_id, path from read_parquet(" ~ published_index() ~ ")"
         ~ " where feed = " ~ _quoted(feed)
         ~ (" and batch_id not in (select _batch_id from " ~ this ~ " where _batch_id is not null)"
            if is_incremental() else "")

@@ -1,7 +1,7 @@
 {#- Published batches of a feed, as the sources in models/staging/_sources.yml read them
     (panro.batches.published_dir: <published>/<partner>/<feed>/*.parquet). -#}
 {% macro published_location(partner, feed) -%}
-read_parquet('{{ env_var('PANRO_PUBLISHED_DIR', '../data/published') }}/{{ partner }}/{{ feed }}/*.parquet', union_by_name = true)
+read_parquet({{ published_dir() }} || '/{{ partner }}/{{ feed }}/*.parquet', union_by_name = true)
 {%- endmacro %}
 
 {#- dbt's get_fixture_sql (dbt-core 1.11, macros/unit_test_sql/get_fixture_sql.sql), with one

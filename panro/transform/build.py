@@ -177,8 +177,13 @@ _BUILT: dict[Path, Any] = {}
 def _invoke(dirs: DataDirs, args: list[str]) -> tuple[Any, float]:
     from dbt.cli.main import dbtRunner
 
+    from panro.transform import dbt_compat, parse_cache
+
+    dbt_compat.apply()
     dirs.work.mkdir(parents=True, exist_ok=True)
+    target = _paths(dirs)["target"]
     with _DBT_LOCK, _environment(dbt_env(dirs)):
+        parse_cache.seed(target)       # a data directory new here starts from the project's last parse
         built = _BUILT.pop(dirs.work, None)
         if args[:1] == ["build"]:
             manifest = _PARSED.pop(dirs.work, None)
@@ -191,6 +196,7 @@ def _invoke(dirs: DataDirs, args: list[str]) -> tuple[Any, float]:
             result = dbtRunner(manifest=manifest).invoke(args, send_anonymous_usage_stats=False)
         finally:
             _close_duckdb()
+        parse_cache.keep(target)
         if args[:1] == ["build"] and "--select" not in args and manifest is not None and result.success:
             _BUILT[dirs.work] = manifest
         return result, time.perf_counter() - started
