@@ -37,6 +37,7 @@ from flows.stages import (
     transform_marts,
 )
 from flows.tasks import feed_freshness
+from panro.domain.kst import yesterday_kst
 from panro.extract import preflight
 from panro.extract.discover import forget_listings
 from panro.lake.ledger import Ledger
@@ -47,8 +48,6 @@ from panro.runtime.runlock import run_lock
 from panro.runtime.signals import mark_published
 from panro.settings import DataDirs, owner_only
 from panro.transform import build as transform
-
-KST = dt.timezone(dt.timedelta(hours=9), "KST")
 
 
 class FeedsOverdue(RuntimeError):
@@ -62,10 +61,6 @@ class FeedsOverdue(RuntimeError):
 
 
 # -- the run ---------------------------------------------------------------------------------------
-
-def yesterday_kst() -> dt.date:
-    return dt.datetime.now(KST).date() - dt.timedelta(days=1)
-
 
 def _run_id() -> str:
     ctx = get_run_context()

@@ -20,7 +20,6 @@ from panro.commands.options import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
-    KST,
     DaskAddress,
     DataDir,
     FailOnOverdue,
@@ -34,6 +33,7 @@ from panro.commands.options import (
 )
 from panro.commands.quarantine import quarantine_app
 from panro.commands.running import run_flow
+from panro.domain.kst import yesterday_kst
 from panro.runtime import console
 from panro.runtime.terminal import escape_logs
 from panro.settings import DataDirs, owner_only
@@ -134,7 +134,7 @@ def run(*, date: dt.date | None = None, init: bool = False, fail_on_overdue: Fai
         create the data directory if it does not exist (a first run); without it, a data directory that
         does not exist is an error
     """
-    day = date or (dt.datetime.now(KST).date() - dt.timedelta(days=1))
+    day = date or yesterday_kst()
     return run_flow("nightly", [day], run_date=day, init=init, fail_on_overdue=fail_on_overdue,
                     dask_address=dask_address)
 

@@ -12,7 +12,6 @@ from panro.settings import DataDirs
 
 EXIT_OK, EXIT_FAILED, EXIT_HELD_BACK = 0, 1, 2
 EXIT_USAGE = 2
-KST = dt.timezone(dt.timedelta(hours=9), "KST")
 
 # the options every command takes (app.meta): where the data is, and how much is said
 DataDir = Annotated[str | None, Parameter(name="--data-dir",

@@ -5,6 +5,6 @@
 
 from panro.extract.extract import extract
 from panro.extract.report import ExtractReport, FileResult
-from panro.extract.segments import today_kst, with_lineage
+from panro.extract.segments import with_lineage
 
-__all__ = ["ExtractReport", "FileResult", "extract", "today_kst", "with_lineage"]
+__all__ = ["ExtractReport", "FileResult", "extract", "with_lineage"]

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 
 from panro import settings
 from panro.domain.contracts import FeedContract, load_contracts
+from panro.domain.kst import today_kst
 from panro.domain.personal import pii_key
 from panro.extract.checksum import same_stat
 from panro.extract.discover import listing_for_run, open_landing
 from panro.extract.report import ExtractReport, FileResult
-from panro.extract.segments import ExtractContext, FeedSegments, FileTask, Segment, heals, today_kst
+from panro.extract.segments import ExtractContext, FeedSegments, FileTask, Segment, heals
 from panro.lake.ledger import Batch, Ledger, now_utc
 from panro.settings import DataDirs
 

@@ -30,12 +30,7 @@ from panro.lake.batches import raw_schema, segment_path, write_parquet_atomic
 from panro.lake.ledger import Batch, batch_id, now_utc
 from panro.settings import DataDirs
 
-KST = dt.timezone(dt.timedelta(hours=9), "KST")
 FUTURE = "is after today"            # marks a failure that heals by itself once the date has come
-
-
-def today_kst() -> dt.date:
-    return dt.datetime.now(KST).date()
 
 
 # -- lineage ---------------------------------------------------------------------------------------

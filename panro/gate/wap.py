@@ -20,12 +20,12 @@ import time
 from collections import defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 import numpy as np
 
 from panro import settings
 from panro.domain.contracts import FeedContract, load_contracts
+from panro.domain.kst import today_kst
 from panro.gate.applying import apply_decisions
 from panro.gate.checking import CheckRun, FeedChecker, FeedJob, in_threads
 from panro.gate.deciding import Decision, decide
@@ -35,11 +35,7 @@ from panro.gate.reading import read_rows
 from panro.gate.state import write_index
 from panro.lake.batches import ensure_published_schemas
 from panro.lake.ledger import Batch, Ledger, now_utc
-from panro.settings import KST_TZ, DataDirs
-
-
-def _kst_today() -> dt.date:
-    return dt.datetime.now(ZoneInfo(KST_TZ)).date()
+from panro.settings import DataDirs
 
 
 def _published_history(ledger: Ledger, contract: FeedContract) -> dict[dt.date, int]:
@@ -74,7 +70,7 @@ def audit(dirs: DataDirs, ledger: Ledger, *, run_id: str, contracts: tuple[FeedC
     if batch_ids is not None:
         pending = [b for b in pending if b.batch_id in set(batch_ids)]
     by_name = {c.name: c for c in contracts}
-    today = today or _kst_today()
+    today = today or today_kst()
     timings: dict[str, float] = {}
     if not pending:
         if not dry_run:

@@ -33,6 +33,7 @@ from typing import Any
 
 import duckdb
 
+from panro.domain.kst import KST
 from panro.settings import DataDirs
 
 FORMATS = ("xlsx", "csv")
@@ -217,7 +218,7 @@ def _info_sheet(book: Any, formats: dict[str, Any], tables: Sequence[Table],
     sheet.set_column(0, 0, 26)
     sheet.set_column(1, 1, 10)
     sheet.set_column(2, 2, 120)
-    when = published[1].astimezone(dt.timezone(dt.timedelta(hours=9))).strftime("%Y-%m-%d %H:%M KST") \
+    when = published[1].astimezone(KST).strftime("%Y-%m-%d %H:%M KST") \
         if published else "—"
     sheet.write_string(0, 0, "panro 마트 (판로)", formats["header"])
     sheet.write_string(1, 0, "발행")
