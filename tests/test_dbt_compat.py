@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from panro import settings
 from panro.settings import DBT_PROJECT_DIR, DataDirs
 from panro.transform import dbt_compat, parse_cache
 from panro.transform.build import run_dbt
@@ -37,6 +38,14 @@ def test_nothing_dbt_renders_while_parsing_names_a_folder() -> None:
         text = path.read_text()
         assert not re.search(r"target\s*\.\s*(path|attach|external_root|settings)", text), path
         assert "PANRO_PUBLISHED_DIR" not in text and "PANRO_WORK_WAREHOUSE" not in text, path
+
+
+def test_two_checkouts_on_one_machine_keep_a_parse_each(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A parse names its project's folder (dbt reads a seed's CSV from there): a checkout elsewhere
+    must never start from it."""
+    here = parse_cache.cache_file()
+    monkeypatch.setattr(settings, "DBT_PROJECT_DIR", tmp_path / "another-checkout" / "dbt_project")
+    assert parse_cache.cache_file() != here and parse_cache.cache_file().parent == here.parent
 
 
 def _parsed_files(dirs: DataDirs) -> int:

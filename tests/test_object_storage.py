@@ -74,7 +74,8 @@ def panro(prefect_api_url: str, server: S3Server) -> Runner:
     """`panro ARGS` as a user runs it, with the AWS environment of the test server (its keys only
     there) and the test session's Prefect server."""
     def run(*args: str, env: dict[str, str] | None = None, **extra: str) -> subprocess.CompletedProcess[str]:
-        base = {k: v for k, v in os.environ.items() if not k.startswith(("PANRO_", "AWS_"))}
+        base = {k: v for k, v in os.environ.items()
+                if not k.startswith(("PANRO_", "AWS_")) or k == "PANRO_DBT_PARSE_CACHE"}   # the run's (conftest)
         values = {**server.client_env(base), "PREFECT_API_URL": prefect_api_url, "PANRO_ENGINE": "threads",
                   "PREFECT_LOGGING_LEVEL": "INFO", **(env or {}), **extra}
         return subprocess.run([str(PANRO), *args], env=values, capture_output=True, text=True, timeout=900)

@@ -14,6 +14,7 @@ cannot be written only costs the parse.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -27,7 +28,10 @@ PARTIAL_PARSE = "partial_parse.msgpack"   # dbt's file in its target folder
 
 
 def cache_file() -> Path:
-    return settings.dbt_parse_cache() / f"dbt-{DBT_VERSION}-{PARTIAL_PARSE}"
+    """The kept parse of this checkout's dbt project, with this dbt. A parse names its project's folder
+    (a seed's CSV is read from there), so two checkouts on one machine keep one each."""
+    project = hashlib.sha256(str(settings.DBT_PROJECT_DIR.resolve()).encode()).hexdigest()[:12]
+    return settings.dbt_parse_cache() / f"dbt-{DBT_VERSION}-{project}-{PARTIAL_PARSE}"
 
 
 def seed(target: Path) -> bool:
