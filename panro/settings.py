@@ -16,8 +16,6 @@ EXPECTATIONS_DIR = REPO_ROOT / "expectations"
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
 
-KST_TZ = "Asia/Seoul"
-
 
 def dbt_parse_cache() -> Path:
     """Where the last dbt parse of the project is kept, for every data directory to start from

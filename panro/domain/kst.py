@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 KST = dt.timezone(dt.timedelta(hours=9), "KST")
+ZONE = "Asia/Seoul"   # its IANA name: DuckDB's TimeZone setting, pandas' tz_convert
 
 
 def today_kst(now: dt.datetime | None = None) -> dt.date:

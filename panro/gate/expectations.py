@@ -38,7 +38,8 @@ from great_expectations.expectations.metrics.map_metric_provider import (
 from great_expectations.render import LegacyRendererType, RenderedStringTemplateContent
 from great_expectations.render.renderer.renderer import renderer
 
-KST = "Asia/Seoul"
+from panro.domain.kst import ZONE
+
 _BRN_WEIGHTS = np.array([1, 3, 7, 1, 3, 7, 1, 3, 5], dtype=np.int64)
 _BRN_SHAPE = r"^\d{3}-?\d{2}-?\d{5}$"
 _ISO_OFFSET = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$"
@@ -126,9 +127,9 @@ def _parse_instant(values: pd.Series, datetime_format: str) -> pd.Series:
         num = pd.to_numeric(values, errors="coerce")
         num = num.where((num >= _EPOCH_MS_RANGE[0]) & (num < _EPOCH_MS_RANGE[1]))
         ts = pd.to_datetime(num, unit="ms", utc=True, errors="coerce")
-        return ts.dt.tz_convert(KST).dt.tz_localize(None)
+        return ts.dt.tz_convert(ZONE).dt.tz_localize(None)
     if pd.api.types.is_datetime64_any_dtype(values):
-        return values.dt.tz_convert(KST).dt.tz_localize(None) if isinstance(values.dtype, pd.DatetimeTZDtype) \
+        return values.dt.tz_convert(ZONE).dt.tz_localize(None) if isinstance(values.dtype, pd.DatetimeTZDtype) \
             else values
     if datetime_format == "date" or not pd.api.types.is_string_dtype(values):
         return pd.to_datetime(values, errors="coerce")     # typed dates (Python date objects)
@@ -136,7 +137,7 @@ def _parse_instant(values: pd.Series, datetime_format: str) -> pd.Series:
     if datetime_format == "iso_offset":
         shaped = text.str.fullmatch(_ISO_OFFSET).fillna(False).astype(bool)
         ts = pd.to_datetime(text.where(shaped), format="ISO8601", utc=True, errors="coerce")
-        return ts.dt.tz_convert(KST).dt.tz_localize(None)
+        return ts.dt.tz_convert(ZONE).dt.tz_localize(None)
     return pd.to_datetime(text, format=datetime_format, exact=True, errors="coerce")
 
 

@@ -20,8 +20,6 @@ checks over a 2023 backfill took 28–42 s patched, 53 s unpatched; decision 002
 
 from __future__ import annotations
 
-import hashlib
-import inspect
 import os
 import threading
 from collections.abc import Callable
@@ -31,6 +29,8 @@ import great_expectations as gx
 import great_expectations.execution_engine.pandas_execution_engine as gx_pandas
 from great_expectations.data_context.data_context.abstract_data_context import AbstractDataContext
 from great_expectations.expectations.expectation import Expectation
+
+from panro.runtime import patches
 
 PATCHED_VERSION = "1.24."
 
@@ -54,13 +54,9 @@ _ORIGINALS: dict[str, Callable[..., Any]] = {
 }
 
 
-def fingerprint(function: Callable[..., Any]) -> str:
-    return hashlib.sha256(inspect.getsource(function).encode()).hexdigest()[:16]
-
-
-def upstream() -> dict[str, str]:
-    """The fingerprints of the upstream functions as installed (before any patch)."""
-    return {name: fingerprint(function) for name, function in _ORIGINALS.items()}
+def changed_upstream() -> dict[str, str]:
+    """The patched upstream functions whose source is not the one the patches were written against."""
+    return patches.changed(_ORIGINALS, FINGERPRINTS)
 
 
 def enabled() -> bool:

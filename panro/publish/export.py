@@ -33,7 +33,7 @@ from typing import Any
 
 import duckdb
 
-from panro.domain.kst import KST
+from panro.domain.kst import KST, ZONE
 from panro.settings import DataDirs
 
 FORMATS = ("xlsx", "csv")
@@ -86,7 +86,7 @@ def _warehouse(dirs: DataDirs) -> Iterator[duckdb.DuckDBPyConnection]:
         raise ExportError(f"no published warehouse at {dirs.warehouse}: run the pipeline first (`panro run`)")
     con = duckdb.connect(str(dirs.warehouse), read_only=True)
     try:
-        con.execute("set TimeZone = 'Asia/Seoul'")
+        con.execute(f"set TimeZone = '{ZONE}'")
         yield con
     finally:
         con.close()

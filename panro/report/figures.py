@@ -23,6 +23,7 @@ from pathlib import Path
 import duckdb
 
 from panro.domain.contracts import contract_for
+from panro.domain.kst import ZONE
 from panro.lake import storage
 from panro.lake.batches import INDEX_FILE, SCHEMA_FILE
 from panro.settings import DataDirs
@@ -40,7 +41,7 @@ def connect(path: Path) -> duckdb.DuckDBPyConnection | None:
         con = duckdb.connect(str(path), read_only=True)
     except duckdb.Error:
         return None
-    con.execute("set TimeZone = 'Asia/Seoul'")
+    con.execute(f"set TimeZone = '{ZONE}'")
     return con
 
 

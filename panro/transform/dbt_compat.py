@@ -18,14 +18,14 @@ version runs unpatched: every new data directory then parses in full, as before.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import inspect
 import os
 from collections.abc import Callable
 from typing import Any
 
 from dbt.parser.manifest import ManifestLoader
 from dbt.version import __version__ as DBT_VERSION
+
+from panro.runtime import patches
 
 PATCHED_VERSION = "1.11."
 
@@ -40,13 +40,9 @@ _ORIGINALS: dict[str, Callable[..., Any]] = {
 }
 
 
-def fingerprint(function: Callable[..., Any]) -> str:
-    return hashlib.sha256(inspect.getsource(function).encode()).hexdigest()[:16]
-
-
-def upstream() -> dict[str, str]:
-    """The fingerprints of the upstream functions as installed (before any patch)."""
-    return {name: fingerprint(function) for name, function in _ORIGINALS.items()}
+def changed_upstream() -> dict[str, str]:
+    """The patched upstream function, if its source is not the one the patch was written against."""
+    return patches.changed(_ORIGINALS, FINGERPRINTS)
 
 
 def enabled() -> bool:

@@ -24,9 +24,6 @@ def published_dir() -> str:
 
 
 class Plugin(BasePlugin):
-    def configure_connection(self, conn: Any) -> None:
-        self.configure_cursor(conn)
-
     def configure_cursor(self, cursor: Any) -> None:
         # a DuckDB variable belongs to one connection, and each cursor is a connection of its own
         cursor.execute(f"set variable {VARIABLE} = ?", [published_dir()])

@@ -18,11 +18,11 @@ import pyarrow as pa
 
 from panro.domain import brn, regions
 from panro.domain.contracts import contract_for
+from panro.domain.kst import KST
 from panro.domain.personal import PiiKey, pseudonym
 from panro.lake.batches import ARROW_TYPES, LINEAGE, raw_path, raw_schema, segment_path, write_parquet_atomic
 from panro.lake.ledger import Batch, Ledger, batch_id, now_utc
 
-KST = dt.timezone(dt.timedelta(hours=9))
 SIDO = ["서울", "서울특별시", "부산광역시", "경기도", "강원도", "강원특별자치도", "제주", "Seoul", "전북특별자치도",
         "세종시"]
 
