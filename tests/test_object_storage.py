@@ -29,6 +29,8 @@ from panro.lake.ledger import Ledger
 from tests.support.marts import marts_of
 from tests.support.s3 import S3Server, objects, upload
 
+pytestmark = pytest.mark.slow(minutes=8)
+
 PANRO = Path(sys.executable).parent / "panro"
 START, END = "2023-05-01", "2023-05-03"
 CORRECTED = ("baemin", "delivery_stats", "delivery_stats_20230502.csv")

@@ -14,7 +14,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from panro.settings import REPO_ROOT
+
+pytestmark = pytest.mark.slow
 
 
 def bucket_block() -> str:
