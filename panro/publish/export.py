@@ -218,8 +218,7 @@ def _info_sheet(book: Any, formats: dict[str, Any], tables: Sequence[Table],
     sheet.set_column(0, 0, 26)
     sheet.set_column(1, 1, 10)
     sheet.set_column(2, 2, 120)
-    when = published[1].astimezone(KST).strftime("%Y-%m-%d %H:%M KST") \
-        if published else "—"
+    when = published[1].astimezone(KST).strftime("%Y-%m-%d %H:%M KST") if published else "—"
     sheet.write_string(0, 0, "panro 마트 (판로)", formats["header"])
     sheet.write_string(1, 0, "발행")
     sheet.write_string(1, 2, f"{when} · run {published[0] if published else '—'}")
