@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 
 from panro.domain.brn import check_digit
 from panro.domain.contracts import contract_for, load_contracts
+from panro.domain.kst import ZONE
 from panro.lake.batches import (
     SCHEMA_FILE,
     ensure_published_schemas,
@@ -366,7 +367,7 @@ def warehouse_rows(path: Path, relation: str, *, order_by: str = "all", exclude:
     left_out = ", ".join(f'"{c}"' for c in exclude)
     con = duckdb.connect(str(path), read_only=True)
     try:
-        con.execute("set TimeZone = 'Asia/Seoul'")
+        con.execute(f"set TimeZone = '{ZONE}'")
         return con.execute(f"select * {f'exclude ({left_out})' if left_out else ''} from {relation} "
                            f"order by {order_by}").fetchall()
     finally:
@@ -385,7 +386,7 @@ def warehouse_snapshot(path: Path, schemas: Iterable[str] = ("staging", "interme
 
     con = duckdb.connect(str(path), read_only=True)
     try:
-        con.execute("set TimeZone = 'Asia/Seoul'")
+        con.execute(f"set TimeZone = '{ZONE}'")
         names = con.execute(
             "select table_schema || '.' || table_name from information_schema.tables "
             f"where table_schema in ({', '.join(repr(s) for s in schemas)}) order by 1").fetchall()
